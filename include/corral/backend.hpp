@@ -1,0 +1,78 @@
+// The box interface: every backend (cgroup v1, cgroup v2, systemd scope, unboxed) is a peer.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "corral/profile.hpp"
+#include "corral/result.hpp"
+
+namespace corral {
+
+struct BoxSample {
+    std::uint64_t memory_bytes = 0;
+    std::optional<PressureSample> pressure;  // t_s left 0; the caller stamps it
+};
+
+// Counters read at the end of a run (and whenever the caller wants them).
+struct BoxCounters {
+    std::optional<std::uint64_t> peak_bytes;
+    std::string peak_source;
+    std::uint64_t oom_kills = 0;
+    std::uint64_t memory_failcnt = 0;
+    std::uint64_t tasks_limit_hits = 0;
+    std::optional<std::uint64_t> cpu_usage_us, cpu_throttled_us, cpu_nr_throttled;
+};
+
+// One suite's resource box. The destructor ends whatever is left in it and removes it.
+class Box {
+public:
+    virtual ~Box() = default;
+
+    // Writes the limits; throws Error naming the file, the value and errno text.
+    virtual void apply_limits(const Limits& limits) = 0;
+    // Places pid in the box (every hierarchy). Called after fork, before the child execs.
+    virtual void enter(pid_t pid) = 0;
+
+    // An fd whose EPOLLPRI says "populated changed" (cgroup.events), or -1: poll populated().
+    virtual int populated_fd() const = 0;
+    virtual bool populated() = 0;
+    virtual std::vector<pid_t> pids() = 0;
+
+    // Sends sig to every process in the box; returns how many were signalled.
+    virtual int signal_all(int sig) = 0;
+    // SIGKILL to the whole tree at once (cgroup.kill, or freeze → kill each → thaw until empty).
+    // Returns how many processes were alive to kill (best effort).
+    virtual int kill_all() = 0;
+
+    virtual BoxSample sample() = 0;
+    virtual BoxCounters counters() = 0;
+
+    // Limit-by-limit remarks for the report (e.g. v1 has no MemoryHigh throttling).
+    virtual std::vector<std::string> notes() const = 0;
+    // Where the box lives, for people ("memory:/…/corral-x-1a2b, pids:/…").
+    virtual std::string describe() const = 0;
+    // Whether limits are really enforced (false for the unboxed fallback).
+    virtual bool enforced() const { return true; }
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+    virtual std::string name() const = 0;  // "cgroup-v1", "cgroup-v2", "systemd-scope", "unboxed"
+    virtual std::unique_ptr<Box> create_box(const std::string& suite_name) = 0;
+    // Empties and removes boxes left by a launcher that died; returns one message per box.
+    virtual std::vector<std::string> remove_stale() = 0;
+};
+
+// Picks the cgroup backend for this machine; boxes are named corral-<suite>-<run_id>.
+// Throws Error explaining what is missing and how to fix it. With allow_unboxed, a machine
+// without usable cgroups yields the "unboxed" backend and `why` receives the reason.
+std::unique_ptr<Backend> make_backend(const std::string& run_id, bool allow_unboxed, std::string& why);
+
+}  // namespace corral

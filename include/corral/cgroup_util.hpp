@@ -1,0 +1,38 @@
+// Small cgroupfs helpers shared by the cgroup backends.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "corral/result.hpp"
+
+namespace corral {
+
+// First integer in a file ("123\n"); "max" reads as nullopt. Throws on I/O errors.
+std::optional<std::uint64_t> read_cg_u64(const std::string& path);
+// "key value" lines (memory.stat, memory.events, pids.events, cpu.stat, memory.oom_control).
+std::map<std::string, std::uint64_t> read_cg_keyed(const std::string& path);
+// PSI file: "some avg10=… total=…\nfull …".
+PressureSample parse_pressure(const std::string& text);
+// cgroup.procs as pids (missing file: empty).
+std::vector<pid_t> read_cg_procs(const std::string& dir);
+// Writes pid to dir/cgroup.procs.
+void cg_enter(const std::string& dir, pid_t pid);
+// rmdir of dir and every cgroup below it, deepest first. Throws SysError naming the directory
+// (EBUSY: still has processes).
+void cg_remove_tree(const std::string& dir);
+// Sends sig to every pid listed in dir/cgroup.procs; returns how many were signalled.
+int cg_signal_procs(const std::string& dir, int sig);
+// Suite-box directory name: "corral-<suite>-<run id>".
+std::string box_dir_name(const std::string& suite, const std::string& run_id);
+// The run id of a box directory name, or "" when it is not one of ours.
+std::string run_id_of_box(const std::string& dir_name);
+// Subdirectories of dir whose names start with "corral-".
+std::vector<std::string> list_box_dirs(const std::string& dir);
+
+}  // namespace corral

@@ -1,0 +1,117 @@
+// What a suite run produced, the verdict logic and the one-sentence explanation.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "corral/profile.hpp"
+
+namespace corral {
+
+enum class Verdict { Passed, Failed, Signaled, OomKilled, Timeout, LaunchError, Interrupted };
+// "passed" "failed" "signaled" "oom-killed" "timeout" "launch-error" "interrupted"
+std::string verdict_name(Verdict v);
+
+struct MemorySample {
+    double t_s = 0;
+    std::uint64_t bytes = 0;
+    std::string last_line;  // last complete output line printed by then
+};
+
+// PSI from memory.pressure (cumulative stall totals in microseconds).
+struct PressureSample {
+    double t_s = 0;
+    double some_avg10 = 0, full_avg10 = 0;
+    std::uint64_t some_total_us = 0, full_total_us = 0;
+};
+
+struct ProcInfo {
+    pid_t pid = 0;
+    pid_t ppid = 0;
+    char state = '?';
+    std::string wchan;
+    std::uint64_t rss_bytes = 0;
+    std::string comm;
+    std::string cmdline;  // argv joined by spaces
+};
+
+struct HookResult {
+    std::vector<std::string> argv;
+    std::optional<int> exit_code;
+    std::optional<int> signal;
+    bool timed_out = false;
+    double duration_s = 0;
+    std::string error;  // could not start
+};
+
+// The facts gathered by the supervisor; verdict and explanation are derived from them.
+struct SuiteResult {
+    std::string name;
+    std::string command;
+    Limits limits;
+    std::optional<Duration> timeout;
+    Duration kill_grace{};
+    bool boxed = true;  // false with --allow-unboxed when no cgroup could be made
+    std::string cgroup;  // where the box lives (paths, for people)
+
+    // outcome of the main process
+    std::optional<int> exit_code;  // exited normally
+    std::optional<int> signal;     // killed by this signal number
+    double duration_s = 0;
+    std::string launch_error;  // non-empty: could not start
+    bool timed_out = false;    // corral's timeout fired
+    bool interrupted = false;  // corral got SIGINT/SIGTERM
+    int term_signalled = 0;    // processes sent SIGTERM when ending the tree
+    int kill_signalled = 0;    // processes still alive after the grace period (SIGKILLed)
+
+    // measurements
+    std::optional<std::uint64_t> peak_bytes;
+    std::string peak_source;  // e.g. "memory.max_usage_in_bytes"
+    std::vector<MemorySample> samples;
+    std::vector<PressureSample> pressure;
+    std::uint64_t oom_kills = 0;       // kernel OOM kills in the box
+    std::uint64_t memory_failcnt = 0;  // times the memory limit was hit
+    std::uint64_t tasks_limit_hits = 0;
+    std::optional<std::uint64_t> cpu_usage_us;
+    std::optional<std::uint64_t> cpu_throttled_us;
+    std::optional<std::uint64_t> cpu_nr_throttled;
+
+    std::size_t left_behind_count = 0;
+    std::vector<ProcInfo> left_behind;       // first few, at the main process's exit
+    std::vector<ProcInfo> timeout_snapshot;  // whole tree, before the first SIGTERM
+    std::optional<HookResult> on_timeout;
+    std::string last_line;
+    std::vector<std::string> notes;  // limits not enforced, v1 semantics, …
+
+    std::string stdout_file, stderr_file;  // relative to the report directory
+
+    Verdict verdict = Verdict::LaunchError;
+    std::string explanation;
+};
+
+// Verdict priority: launch-error, oom-killed (any OOM kill in the box, whatever the exit status),
+// timeout, interrupted, signaled, failed (non-zero exit), passed.
+Verdict decide_verdict(const SuiteResult& r);
+// One sentence, e.g. "OOM-killed by its memory.max of 256 MiB at 256 MiB while the suite printed
+// 'test_087 PASSED'."
+std::string explain(const SuiteResult& r);
+// Sets r.verdict and r.explanation.
+void finalize(SuiteResult& r);
+
+std::string signal_name(int sig);  // "SIGKILL"; "signal 42" when unknown
+
+// Small formatting helpers shared by explain() and the human summary.
+// 'line' in single quotes, cut after max_chars UTF-8 characters with "…".
+std::string quote_line(const std::string& line, std::size_t max_chars = 120);
+// A wall-clock duration in seconds for people: "350ms", "1.23s", "12.5s", "2m30s".
+std::string format_seconds(double s);
+// "5%", "<1%", "100%" ("n/a" when whole is 0).
+std::string percent_of(std::uint64_t part, std::uint64_t whole);
+// A memory.max is set and is not infinity.
+bool has_memory_max(const Limits& l);
+
+}  // namespace corral

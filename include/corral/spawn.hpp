@@ -1,0 +1,69 @@
+// Starting a suite's main process: forked, held on a sync pipe until it is in its box, then
+// released into a new cgroup namespace and exec'd.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "corral/fd.hpp"
+
+namespace corral {
+
+struct SpawnSpec {
+    std::vector<std::string> argv;
+    std::vector<std::string> env;  // "K=V", the complete environment
+    std::optional<std::string> workdir;
+    int stdout_fd = -1;  // write ends for the child's stdout/stderr (stdin is /dev/null)
+    int stderr_fd = -1;
+    bool new_cgroup_ns = true;
+};
+
+// Builds the environment: the launcher's own unless env_clear, then `extra` on top.
+std::vector<std::string> build_env(bool env_clear, const std::map<std::string, std::string>& extra);
+
+// A child held before exec. Destroying a HeldChild that was never released kills and reaps it.
+class HeldChild {
+public:
+    HeldChild(pid_t pid, UniqueFd pidfd, UniqueFd go, UniqueFd err) noexcept
+        : pid_(pid), pidfd_(std::move(pidfd)), go_(std::move(go)), err_(std::move(err)) {}
+    HeldChild(HeldChild&& o) noexcept
+        : pid_(std::exchange(o.pid_, -1)), pidfd_(std::move(o.pidfd_)), go_(std::move(o.go_)),
+          err_(std::move(o.err_)), released_(o.released_) {}
+    HeldChild& operator=(HeldChild&&) = delete;
+    ~HeldChild();
+
+    pid_t pid() const noexcept { return pid_; }
+    // Lets the child go on to unshare/chdir/exec. Returns "" when exec succeeded, else what
+    // failed ("execvp 'foo': No such file or directory"); the child has then exited (reap it).
+    std::string release();
+    // Hands over the pidfd (valid after release as well).
+    UniqueFd take_pidfd() noexcept { return std::move(pidfd_); }
+
+private:
+    pid_t pid_ = -1;
+    UniqueFd pidfd_;
+    UniqueFd go_;
+    UniqueFd err_;
+    bool released_ = false;
+};
+
+// Forks the child (new session, signals reset, stdin /dev/null) and holds it. Throws SysError.
+HeldChild spawn_held(const SpawnSpec& spec);
+
+// Starts a plain child right away (hooks): same set-up without holding or a cgroup namespace.
+// Returns the pidfd; pid_out receives the pid. Throws SysError; exec failure makes the child exit 127.
+UniqueFd spawn_now(const SpawnSpec& spec, pid_t& pid_out);
+
+// Exit status of a pidfd child (waitid P_PIDFD); nullopt while it still runs.
+struct ExitStatus {
+    std::optional<int> exit_code;
+    std::optional<int> signal;
+};
+std::optional<ExitStatus> reap(int pidfd);
+
+}  // namespace corral

@@ -1,0 +1,32 @@
+#include "corral/backend.hpp"
+
+#include "corral/cgroup_paths.hpp"
+#include "corral/cgroup_v1.hpp"
+#include "corral/error.hpp"
+#include "corral/unboxed.hpp"
+
+namespace corral {
+
+std::unique_ptr<Backend> make_backend(const std::string& run_id, bool allow_unboxed, std::string& why) {
+    try {
+        CgroupLayout layout = detect_layout();
+        switch (layout.mode) {
+            case CgroupMode::Legacy:
+            case CgroupMode::Hybrid:
+                return make_cgroup_v1_backend(layout, run_id);
+            case CgroupMode::Unified:
+                throw Error("this machine has a pure cgroup v2 hierarchy, and corral's cgroup v2 backend is not "
+                            "built yet: run on a cgroup v1 or hybrid machine");
+            case CgroupMode::None:
+                throw Error("no cgroup hierarchy is mounted for this process (see /proc/self/mountinfo): mount "
+                            "cgroupfs or run in a container that has one");
+        }
+        throw Error("unknown cgroup layout");
+    } catch (const Error& e) {
+        if (!allow_unboxed) throw;
+        why = e.what();
+        return make_unboxed_backend(why);
+    }
+}
+
+}  // namespace corral

@@ -1,0 +1,232 @@
+#include "corral/cli.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <ctime>
+#include <fmt/format.h>
+#include <iostream>
+
+#include "corral/backend.hpp"
+#include "corral/error.hpp"
+#include "corral/fd.hpp"
+#include "corral/profile.hpp"
+#include "corral/report.hpp"
+#include "corral/run_lock.hpp"
+#include "corral/supervisor.hpp"
+#include "corral/units.hpp"
+
+namespace corral {
+
+namespace {
+
+struct AdHoc {
+    std::string memory_max, memory_high, swap_max, cpu, timeout, kill_grace, name = "adhoc";
+    std::int64_t tasks_max = -1;
+};
+
+std::string utc_now(const char* fmt) {
+    std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, fmt, &tm);
+    return buf;
+}
+
+std::string default_report_dir() {
+    std::string base = "corral-reports/" + utc_now("%Y%m%dT%H%M%SZ");
+    std::string dir = base;
+    for (int i = 2; ::access(dir.c_str(), F_OK) == 0; ++i) dir = fmt::format("{}-{}", base, i);
+    return dir;
+}
+
+// The one suite described by flags and the command after `--`.
+SuiteSpec adhoc_suite(const AdHoc& a, const std::vector<std::string>& command) {
+    SuiteSpec s;
+    s.name = a.name;
+    s.argv = command;
+    for (const auto& c : command) s.command_text += (s.command_text.empty() ? "" : " ") + c;
+    auto size = [](const std::string& flag, const std::string& v) {
+        try {
+            return parse_size(v);
+        } catch (const std::invalid_argument& e) {
+            throw UsageError(fmt::format("{} '{}': {}", flag, v, e.what()));
+        }
+    };
+    auto duration = [](const std::string& flag, const std::string& v) {
+        try {
+            return parse_duration(v);
+        } catch (const std::invalid_argument& e) {
+            throw UsageError(fmt::format("{} '{}': {}", flag, v, e.what()));
+        }
+    };
+    if (!a.memory_max.empty()) s.limits.memory_max = size("--memory-max", a.memory_max);
+    if (!a.memory_high.empty()) s.limits.memory_high = size("--memory-high", a.memory_high);
+    if (!a.swap_max.empty()) s.limits.swap_max = size("--swap-max", a.swap_max);
+    if (a.tasks_max >= 0) s.limits.tasks_max = static_cast<std::uint64_t>(a.tasks_max);
+    if (!a.cpu.empty()) {
+        std::string v = a.cpu;
+        if (v.empty() || v.back() != '%')
+            throw UsageError(fmt::format("--cpu '{}': expected a percentage of one core, such as 150%", a.cpu));
+        try {
+            size_t used = 0;
+            double pct = std::stod(v.substr(0, v.size() - 1), &used);
+            if (used != v.size() - 1) throw std::invalid_argument("trailing");
+            s.limits.cpu_quota_percent = pct;
+        } catch (const std::exception&) {
+            throw UsageError(fmt::format("--cpu '{}': expected a percentage of one core, such as 150%", a.cpu));
+        }
+    }
+    if (!a.timeout.empty()) s.timeout = duration("--timeout", a.timeout);
+    if (!a.kill_grace.empty()) s.kill_grace = duration("--kill-grace", a.kill_grace);
+    s.where.file = "command line";
+    validate_suite(s);
+    return s;
+}
+
+std::string opt_size(const std::optional<std::uint64_t>& v) { return v ? format_bytes(*v) : "-"; }
+
+void print_check(const std::vector<SuiteSpec>& suites) {
+    for (const auto& s : suites) {
+        std::cout << fmt::format("{} ({})\n", s.name, s.where.str());
+        std::cout << fmt::format("  command          {}\n", s.command_text);
+        if (s.workdir) std::cout << fmt::format("  workdir          {}\n", *s.workdir);
+        std::cout << fmt::format("  memory.max       {}\n", opt_size(s.limits.memory_max));
+        std::cout << fmt::format("  memory.high      {}\n", opt_size(s.limits.memory_high));
+        std::cout << fmt::format("  swap_max         {}\n", opt_size(s.limits.swap_max));
+        std::cout << fmt::format("  tasks_max        {}\n",
+                                 s.limits.tasks_max ? (*s.limits.tasks_max == kInfinity ? "infinity" : std::to_string(*s.limits.tasks_max)) : "-");
+        std::cout << fmt::format("  cpu.quota        {}\n",
+                                 s.limits.cpu_quota_percent ? fmt::format("{}%", *s.limits.cpu_quota_percent) : "-");
+        std::cout << fmt::format("  timeout          {}\n", s.timeout ? format_duration(*s.timeout) : "none");
+        std::cout << fmt::format("  kill_grace       {}\n", format_duration(s.kill_grace));
+        std::cout << fmt::format("  sample_interval  {}\n", format_duration(s.sample_interval));
+        std::cout << fmt::format("  backend          {}\n", backend_choice_name(s.backend));
+        if (!s.on_timeout.empty()) {
+            std::string hook;
+            for (const auto& a : s.on_timeout) hook += (hook.empty() ? "" : " ") + a;
+            std::cout << fmt::format("  on_timeout       {} (at most {})\n", hook, format_duration(s.on_timeout_limit));
+        }
+    }
+}
+
+int do_run(const std::vector<SuiteSpec>& suites, const std::string& report_dir_opt, int jobs, bool allow_unboxed) {
+    std::string report_dir = report_dir_opt.empty() ? default_report_dir() : report_dir_opt;
+    RunLock lock;
+    std::string unboxed_why;
+    auto backend = with_context("setting up cgroups", [&] { return make_backend(lock.id(), allow_unboxed, unboxed_why); });
+    RunReport report;
+    report.backend = backend->name();
+    report.corral_version = CORRAL_VERSION;
+    report.started_at = utc_now("%Y-%m-%dT%H:%M:%SZ");
+    if (!unboxed_why.empty()) {
+        std::string note = "no cgroup could be used, so no limit was enforced (--allow-unboxed): " + unboxed_why;
+        std::cerr << "corral: warning: " << note << "\n";
+        report.notes.push_back(note);
+    }
+    for (const auto& msg : with_context("removing stale cgroups", [&] { return backend->remove_stale(); })) {
+        std::cerr << "corral: " << msg << "\n";
+        report.notes.push_back(msg);
+    }
+    with_context("creating the report directory", [&] { make_dirs(report_dir); });
+    auto t0 = std::chrono::steady_clock::now();
+    RunOptions opts;
+    opts.report_dir = report_dir;
+    opts.jobs = jobs;
+    opts.prefix_output = jobs > 1;
+    bool interrupted = false;
+    report.suites = run_suites(*backend, suites, opts, interrupted);
+    report.duration_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (interrupted) report.notes.push_back("corral was interrupted (SIGINT/SIGTERM) and ended the running suites");
+    write_report(report_dir, report);
+    std::cerr << human_summary(report, report_dir);
+    for (const auto& s : report.suites)
+        if (s.verdict != Verdict::Passed) return 1;
+    return 0;
+}
+
+}  // namespace
+
+int cli_main(int argc, char** argv) {
+    ::signal(SIGPIPE, SIG_IGN);
+    // Everything after the first "--" is the ad-hoc command, untouched by option parsing.
+    std::vector<std::string> args, command;
+    bool after = false;
+    for (int i = 1; i < argc; ++i) {
+        if (!after && std::string(argv[i]) == "--") {
+            after = true;
+            continue;
+        }
+        (after ? command : args).push_back(argv[i]);
+    }
+
+    CLI::App app{"corral: run test suites in cgroup boxes with limits, whole-tree timeouts and reports", "corral"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", CORRAL_VERSION);
+
+    auto* run = app.add_subcommand("run", "Run every suite of the profiles, or one command after --");
+    std::vector<std::string> run_profiles;
+    std::string report_dir;
+    int jobs = 1;
+    bool allow_unboxed = false;
+    AdHoc adhoc;
+    run->add_option("profiles", run_profiles, "YAML profiles")->type_name("PROFILE");
+    run->add_option("--report-dir", report_dir, "Where report.json and the outputs go (default corral-reports/<UTC timestamp>)");
+    run->add_option("--jobs,-j", jobs, "Suites to run at once")->check(CLI::Range(1, 256));
+    run->add_flag("--allow-unboxed", allow_unboxed, "Run even when no cgroup can be made (nothing is enforced; the report says so)");
+    run->add_option("--memory-max", adhoc.memory_max, "Ad-hoc suite: memory.max (e.g. 1G)");
+    run->add_option("--memory-high", adhoc.memory_high, "Ad-hoc suite: memory.high");
+    run->add_option("--swap-max", adhoc.swap_max, "Ad-hoc suite: swap limit");
+    run->add_option("--tasks-max", adhoc.tasks_max, "Ad-hoc suite: tasks (pids) limit")->check(CLI::PositiveNumber);
+    run->add_option("--cpu", adhoc.cpu, "Ad-hoc suite: CPU quota, e.g. 150% = 1.5 cores");
+    run->add_option("--timeout", adhoc.timeout, "Ad-hoc suite: wall-clock timeout, e.g. 30s");
+    run->add_option("--kill-grace", adhoc.kill_grace, "Ad-hoc suite: time between SIGTERM and SIGKILL (default 10s)");
+    run->add_option("--name", adhoc.name, "Ad-hoc suite: name (default adhoc)");
+
+    auto* check = app.add_subcommand("check", "Validate profiles and print each suite's resolved limits; runs nothing");
+    std::vector<std::string> check_profiles;
+    check->add_option("profiles", check_profiles, "YAML profiles")->required()->type_name("PROFILE");
+
+    try {
+        std::vector<std::string> rev(args.rbegin(), args.rend());
+        app.parse(rev);
+    } catch (const CLI::ParseError& e) {
+        int rc = app.exit(e);
+        return rc == 0 ? 0 : 2;
+    }
+
+    try {
+        if (*check) {
+            if (!command.empty()) throw UsageError("check takes profiles, not a command after --");
+            print_check(load_profiles(check_profiles));
+            return 0;
+        }
+        std::vector<SuiteSpec> suites;
+        bool adhoc_flags = !adhoc.memory_max.empty() || !adhoc.memory_high.empty() || !adhoc.swap_max.empty() ||
+                           adhoc.tasks_max >= 0 || !adhoc.cpu.empty() || !adhoc.timeout.empty() ||
+                           !adhoc.kill_grace.empty() || run->count("--name") > 0;
+        if (!command.empty()) {
+            if (!run_profiles.empty())
+                throw UsageError("give either profiles or a command after --, not both");
+            suites.push_back(adhoc_suite(adhoc, command));
+        } else {
+            if (run_profiles.empty()) throw UsageError("run needs a PROFILE, or a command after --");
+            if (adhoc_flags)
+                throw UsageError("--memory-max, --timeout and the other limit flags describe an ad-hoc suite: "
+                                 "give its command after --, or put the limits in the profile");
+            suites = load_profiles(run_profiles);
+        }
+        return do_run(suites, report_dir, jobs, allow_unboxed);
+    } catch (const UsageError& e) {
+        std::cerr << "corral: " << e.what() << "\n";
+        return 2;
+    } catch (const std::exception& e) {
+        std::cerr << "corral: error: " << e.what() << "\n";
+        return 3;
+    }
+}
+
+}  // namespace corral

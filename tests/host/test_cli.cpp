@@ -1,0 +1,260 @@
+// Host tier: the command line as a user meets it — exit statuses, namespaces, parallel suites,
+// a read-only cgroupfs, `corral check` and the bundled example profile.
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <regex>
+#include <sstream>
+
+#include "harness.hpp"
+
+using namespace host;
+
+namespace {
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    for (std::string l; std::getline(in, l);) lines.push_back(l);
+    return lines;
+}
+
+// A line of corral's own stdout that carries the suite's line, prefixed by the suite's name.
+bool prefixed_line(const std::string& out, const std::string& suite_name, const std::string& text) {
+    for (const auto& l : lines_of(out)) {
+        auto at = l.find(text);
+        if (at != std::string::npos && l.substr(0, at).find(suite_name) != std::string::npos) return true;
+    }
+    return false;
+}
+
+std::string notes_of(const Json& report, const Json& s) {
+    std::string out;
+    for (const Json* j : {&report, &s})
+        if (j->contains("notes") && (*j)["notes"].is_array())
+            for (const auto& n : (*j)["notes"])
+                out += (n.is_string() ? n.get<std::string>() : n.dump()) + "\n";
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("the suite sees its own cgroup namespace", "[host][namespace]") {
+    HostCase hc;
+    TempDir reports("cgns");
+    auto r = run_corral(adhoc(reports.path(), {"--name", "cgns", "--memory-max", "64M", "--tasks-max", "64"},
+                              {"cat", "/proc/self/cgroup"}));
+    INFO(r.describe());
+    CHECK(r.exit_code == 0);
+    auto report = load_report(reports.path());
+    const Json& s = suite(report, "cgns");
+    CHECK(str(s, "/verdict") == "passed");
+    const std::string out = suite_stdout(s, reports.path());
+    INFO("the suite's /proc/self/cgroup:\n" << out);
+    const auto hs = own_hierarchies();
+    const Hierarchy* mem = memory_hierarchy(hs);
+    REQUIRE(mem != nullptr);
+    std::vector<std::string> wanted;
+    if (mem->v2)
+        wanted = {"0::"};
+    else
+        wanted = {":memory:", ":pids:"};
+    for (const auto& w : wanted) {
+        INFO("line with " << w);
+        auto lines = lines_of(out);
+        auto it =
+            std::find_if(lines.begin(), lines.end(), [&](const std::string& l) { return contains(l, w); });
+        REQUIRE(it != lines.end());
+        CHECK(it->size() >= 2);
+        CHECK(it->substr(it->size() - 2) == ":/");
+    }
+    hc.finish();
+}
+
+TEST_CASE("a failing command is 'failed' with its exit code and a missing one is 'launch-error'",
+          "[host][exit]") {
+    HostCase hc;
+    SECTION("exit 3") {
+        TempDir reports("fail");
+        auto r = run_corral(
+            adhoc(reports.path(), {"--name", "fails", "--memory-max", "64M"}, {"sh", "-c", "exit 3"}));
+        INFO(r.describe());
+        CHECK(r.exit_code == 1);
+        auto report = load_report(reports.path());
+        INFO(brief(report));
+        const Json& s = suite(report, "fails");
+        CHECK(str(s, "/verdict") == "failed");
+        CHECK(num(s, "/exit_code") == 3);
+        CHECK(field(s, "/signal").is_null());
+    }
+    SECTION("missing executable") {
+        TempDir reports("missing");
+        const std::string missing = "/nonexistent/corral-host-missing-program";
+        auto r = run_corral(adhoc(reports.path(), {"--name", "missing", "--memory-max", "64M"}, {missing}));
+        INFO(r.describe());
+        CHECK(r.exit_code == 1);
+        auto report = load_report(reports.path());
+        INFO(brief(report));
+        const Json& s = suite(report, "missing");
+        CHECK(str(s, "/verdict") == "launch-error");
+        CHECK_THAT(str(s, "/explanation") + r.err, Catch::Contains(missing));
+    }
+    hc.finish();
+}
+
+TEST_CASE("two suites run at once under --jobs 2 with prefixed output", "[host][jobs]") {
+    HostCase hc;
+    TempDir work("jobs");
+    // Each suite waits for the other's file: both pass only if they run at the same time.
+    auto rendezvous = [&](const std::string& me, const std::string& peer) {
+        return "    command: |\n"
+               "      touch " +
+               work.file(me + ".ready") +
+               "\n"
+               "      i=0\n"
+               "      while [ ! -e " +
+               work.file(peer + ".ready") +
+               " ]; do\n"
+               "        i=$((i+1)); [ $i -gt 200 ] && { echo gave up; exit 1; }\n"
+               "        sleep 0.05\n"
+               "      done\n"
+               "      echo saw peer " +
+               peer + "\n";
+    };
+    const std::string profile = work.file("two.yaml");
+    write_text(profile,
+               "defaults:\n"
+               "  memory:\n"
+               "    max: 128M\n"
+               "  timeout: 30s\n"
+               "suites:\n"
+               "  - name: alpha\n" +
+                   rendezvous("alpha", "beta") + "  - name: beta\n" + rendezvous("beta", "alpha"));
+    TempDir reports("jobs-reports");
+    auto r = run_corral({"run", "--report-dir", reports.path(), "--jobs", "2", profile}, within(40s));
+    INFO(r.describe());
+    CHECK(r.exit_code == 0);
+    auto report = load_report(reports.path());
+    INFO(brief(report));
+    for (const char* name : {"alpha", "beta"}) {
+        const Json& s = suite(report, name);
+        INFO("suite " << name);
+        CHECK(str(s, "/verdict") == "passed");
+        CHECK_THAT(suite_stdout(s, reports.path()), Catch::Contains("saw peer"));
+        CHECK(prefixed_line(r.out, name, "saw peer"));
+    }
+    hc.finish();
+}
+
+TEST_CASE("a read-only cgroupfs is an error naming the file or an unboxed run when allowed",
+          "[host][readonly]") {
+    HostCase hc;
+    const auto hs = own_hierarchies();
+    const Hierarchy* mem = memory_hierarchy(hs);
+    REQUIRE(mem != nullptr);
+    const std::string mount = mem->mount;
+    auto in_read_only_ns = [&](const std::vector<std::string>& corral_args) {
+        std::vector<std::string> argv{
+            "unshare",
+            "--mount",
+            "sh",
+            "-c",
+            "mount --make-rprivate / && mount -o remount,bind,ro \"$0\" && exec \"$@\"",
+            mount,
+            corral_bin()};
+        argv.insert(argv.end(), corral_args.begin(), corral_args.end());
+        return run(argv, within(30s));
+    };
+    {
+        TempDir reports("ro");
+        auto r = in_read_only_ns(adhoc(reports.path(), {"--name", "ro", "--memory-max", "64M"}, {"true"}));
+        INFO(r.describe());
+        CHECK(r.exit_code == 3);
+        CHECK_THAT(r.err, Catch::Contains(mount));
+        CHECK_THAT(lower(r.err), Catch::Contains("read-only"));
+        const bool suggests = contains(r.err, "--allow-unboxed") || contains(lower(r.err), "remount");
+        CHECK(suggests);
+    }
+    {
+        TempDir reports("ro-unboxed");
+        auto r = in_read_only_ns(
+            adhoc(reports.path(), {"--allow-unboxed", "--name", "unboxed", "--memory-max", "64M"}, {"true"}));
+        INFO(r.describe());
+        CHECK(r.exit_code == 0);
+        auto report = load_report(reports.path());
+        INFO(brief(report));
+        const Json& s = suite(report, "unboxed");
+        CHECK(str(s, "/verdict") == "passed");
+        CHECK_THAT(lower(notes_of(report, s)), Catch::Contains("not enforced"));
+    }
+    hc.finish();
+}
+
+TEST_CASE("corral check prints the example's suites and a bad profile is exit 2 with file:line:col",
+          "[host][check]") {
+    HostCase hc;
+    SECTION("the bundled example") {
+        auto r = run_corral({"check", source_dir() + "/profiles/example.yaml"});
+        INFO(r.describe());
+        CHECK(r.exit_code == 0);
+        const std::string all = r.out + r.err;
+        for (const char* name : {"unit", "oom", "hang"}) CHECK_THAT(all, Catch::Contains(name));
+        const bool shows_64m = contains(all, "64 MiB") || contains(all, "64M") || contains(all, "67108864");
+        CHECK(shows_64m);
+    }
+    SECTION("a misspelt key") {
+        TempDir work("bad");
+        const std::string profile = work.file("bad.yaml");
+        write_text(profile,
+                   "name: bad\n"
+                   "command: [\"true\"]\n"
+                   "memroy:\n"
+                   "  max: 64M\n");
+        auto r = run_corral({"check", profile});
+        INFO(r.describe());
+        CHECK(r.exit_code == 2);
+        CHECK(std::regex_search(r.err, std::regex(R"(bad\.yaml:3:\d+)")));
+        CHECK_THAT(r.err, Catch::Contains("memory"));  // did you mean 'memory'?
+    }
+    SECTION("a bad size") {
+        TempDir work("bad-size");
+        const std::string profile = work.file("bad-size.yaml");
+        write_text(profile,
+                   "name: bad\n"
+                   "command: [\"true\"]\n"
+                   "memory:\n"
+                   "  max: 64Q\n");
+        auto r = run_corral({"check", profile});
+        INFO(r.describe());
+        CHECK(r.exit_code == 2);
+        CHECK(std::regex_search(r.err, std::regex(R"(bad-size\.yaml:4:\d+)")));
+    }
+    hc.finish();
+}
+
+TEST_CASE("the example profile gives passed / oom-killed / timeout", "[host][example]") {
+    namespace fs = std::filesystem;
+    HostCase hc;
+    hc.watch("corral-demo-hang");
+    std::string profile = source_dir() + "/profiles/example.yaml";
+    // The example runs build/progs/... from the repo root; point it at this build's programs.
+    TempDir work("example");
+    std::error_code ec;
+    if (!fs::equivalent(fs::path(source_dir()) / "build" / "progs", CORRAL_PROGS_DIR, ec)) {
+        std::string text = read_text(profile);
+        for (std::size_t at; (at = text.find("build/progs/")) != std::string::npos;)
+            text.replace(at, std::string("build/progs/").size(), std::string(CORRAL_PROGS_DIR) + "/");
+        profile = work.file("example.yaml");
+        write_text(profile, text);
+    }
+    TempDir reports("example-reports");
+    auto r = run_corral({"run", "--report-dir", reports.path(), profile}, within(45s, source_dir()));
+    INFO(r.describe());
+    CHECK(r.exit_code == 1);
+    auto report = load_report(reports.path());
+    INFO(brief(report));
+    CHECK(str(suite(report, "unit"), "/verdict") == "passed");
+    CHECK(str(suite(report, "oom"), "/verdict") == "oom-killed");
+    CHECK(str(suite(report, "hang"), "/verdict") == "timeout");
+    hc.finish();
+}
