@@ -160,7 +160,8 @@ std::string human_summary(const RunReport& r, const std::string& report_dir) {
         peaks.push_back(peak_summary(s));
         peak_w = std::max(peak_w, peaks.back().size());
     }
-    std::string out;
+    std::string out = fmt::format("\ncorral: {} suite{} in {} ({} backend)\n", r.suites.size(),
+                                  r.suites.size() == 1 ? "" : "s", format_seconds(r.duration_s), r.backend);
     std::size_t passed = 0;
     for (std::size_t i = 0; i < r.suites.size(); ++i) {
         const SuiteResult& s = r.suites[i];

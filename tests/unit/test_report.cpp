@@ -308,6 +308,7 @@ TEST_CASE("human summary", "[report]") {
     CHECK_THAT(text, Contains("  slow-integration  timeout        7.01s  peak n/a\n"));
     CHECK_THAT(text, Contains("  unit              passed          1.2s  peak n/a\n"));
     CHECK_THAT(text, Contains("  note: removed 1 stale cgroup\n"));
+    CHECK_THAT(text, Contains("\ncorral: 3 suites in 9.5s (cgroup-v1 backend)\n"));
     CHECK_THAT(text, Contains("1 passed, 2 not passed — report: /tmp/corral-out/report.json\n"));
 
     SECTION("peak without a memory.max") {
@@ -316,6 +317,8 @@ TEST_CASE("human summary", "[report]") {
     }
     SECTION("no suites") {
         RunReport empty;
-        CHECK(human_summary(empty, "d") == "0 passed, 0 not passed — report: d/report.json\n");
+        empty.backend = "cgroup-v1";
+        CHECK(human_summary(empty, "d") ==
+              "\ncorral: 0 suites in 0ms (cgroup-v1 backend)\n0 passed, 0 not passed — report: d/report.json\n");
     }
 }

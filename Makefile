@@ -1,0 +1,49 @@
+# corral: `make demo` and `make test` on a fresh Debian 12 machine do all set-up themselves.
+SHELL := /bin/bash
+BUILD ?= build
+JOBS  ?= $(shell nproc)
+DEBS  := cmake g++ make pkg-config libsystemd-dev libseccomp-dev libyaml-cpp-dev libfmt-dev \
+         catch2 libcli11-dev nlohmann-json3-dev util-linux
+SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEMO_REPORT ?= corral-reports/demo
+
+.PHONY: all deps build demo test bench clean
+
+all: build
+
+# Installs the Debian packages that are missing (apt-get update first), non-interactively.
+deps:
+	@missing=""; for p in $(DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "make deps: all Debian packages present"; fi
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+
+# Runs the bundled example: one suite passes, one is OOM-killed, one hangs and is ended by its
+# timeout. Exit 0 when the three verdicts are the expected ones.
+demo: build
+	@rm -rf $(DEMO_REPORT)
+	@rc=0; $(BUILD)/corral run --report-dir $(DEMO_REPORT) profiles/example.yaml || rc=$$?; \
+	verdicts=$$(grep -o '"verdict": "[a-z-]*"' $(DEMO_REPORT)/report.json | cut -d'"' -f4 | tr '\n' ' '); \
+	echo; echo "report: $(DEMO_REPORT)/report.json (suite outputs beside it)"; \
+	echo "verdicts: $$verdicts(corral exit status $$rc)"; \
+	if [ "$$verdicts" = "passed oom-killed timeout " ] && [ $$rc = 1 ]; then \
+	  echo "demo: OK, the verdicts are the expected ones"; \
+	else echo "demo: FAILED, expected 'passed oom-killed timeout' and exit status 1"; exit 1; fi
+
+# Every test tier: unit, host (root, real cgroups).
+test: build
+	cd $(BUILD) && ctest --output-on-failure --timeout 300
+
+bench: build
+	$(BUILD)/bench/corral_bench
+
+clean:
+	rm -rf $(BUILD) corral-reports
