@@ -10,7 +10,7 @@
 namespace corral {
 
 namespace {
-constexpr size_t kMaxLine = 4096;  // longer lines are kept in the files, cut in memory
+constexpr size_t kMaxLine = 4096;  // longer lines are split for prefixing and last-line tracking
 
 void write_all(int fd, const char* data, size_t n) {
     while (n > 0) {
@@ -44,18 +44,23 @@ void OutputStream::feed(const char* data, size_t n) {
     if (file_) write_all(file_.get(), data, n);
     if (prefix_.empty()) write_all(live_fd_, data, n);
     for (size_t i = 0; i < n; ++i) {
-        if (data[i] != '\n') {
-            if (partial_.size() < kMaxLine) partial_ += data[i];
-            continue;
+        if (data[i] == '\n') {
+            end_line();
+        } else {
+            partial_ += data[i];
+            if (partial_.size() >= kMaxLine) end_line();  // a very long line goes out in pieces
         }
-        if (!prefix_.empty()) {
-            std::string out = prefix_ + partial_ + "\n";
-            write_all(live_fd_, out.data(), out.size());
-        }
-        std::string t = trim_line(partial_);
-        if (!t.empty()) *last_line_ = t;
-        partial_.clear();
     }
+}
+
+void OutputStream::end_line() {
+    if (!prefix_.empty()) {
+        std::string out = prefix_ + partial_ + "\n";
+        write_all(live_fd_, out.data(), out.size());
+    }
+    std::string t = trim_line(partial_);
+    if (!t.empty()) *last_line_ = t;
+    partial_.clear();
 }
 
 bool OutputStream::pump() {
@@ -89,15 +94,7 @@ void OutputStream::drain() {
 }
 
 void OutputStream::close_stream() {
-    if (!partial_.empty()) {  // a last line without a newline
-        if (!prefix_.empty()) {
-            std::string out = prefix_ + partial_ + "\n";
-            write_all(live_fd_, out.data(), out.size());
-        }
-        std::string t = trim_line(partial_);
-        if (!t.empty()) *last_line_ = t;
-        partial_.clear();
-    }
+    if (!partial_.empty()) end_line();  // a last line without a newline
     pipe_.reset();
     if (file_) ::fsync(file_.get());
     file_.reset();

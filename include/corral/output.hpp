@@ -22,6 +22,7 @@ public:
 
 private:
     void feed(const char* data, size_t n);
+    void end_line();  // a complete line: prefixed pass-through and last-line tracking
     void close_stream();
 
     UniqueFd pipe_;

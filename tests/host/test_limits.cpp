@@ -122,3 +122,32 @@ TEST_CASE("cpu quota 50% throttles a busy loop", "[host][cpu]") {
     CHECK(usage_s < 0.65 * num(s, "/duration_s"));
     hc.finish();
 }
+
+// Inside `unshare --cgroup` /proc/self/cgroup shows "/" while the inherited mounts still show the
+// whole hierarchy (mountinfo root "/../.."): corral must map through mountinfo and find its own
+// cgroup, create the box below it and still enforce the limit.
+TEST_CASE("corral started inside its own cgroup namespace still finds its cgroups and enforces limits",
+          "[host][memory][cgroupns]") {
+    HostCase hc;
+    TempDir reports("cgroupns");
+    auto args = adhoc(reports.path(), {"--name", "nsoom", "--memory-max", "32M", "--timeout", "60s"},
+                      {prog("alloc"), "256"});
+    args.insert(args.begin(), corral_bin());
+    args.insert(args.begin(), {"unshare", "--cgroup", "--"});
+    auto r = run(args);
+    INFO(r.describe());
+    CHECK(r.exit_code == 1);
+    auto report = load_report(reports.path());
+    INFO(brief(report));
+    const Json& s = suite(report, "nsoom");
+    CHECK(str(s, "/verdict") == "oom-killed");
+    const double peak = num(s, "/memory/peak_bytes");
+    CHECK(peak >= 0.9 * 32 * kMiB);
+    CHECK(peak <= 34.0 * kMiB);
+    // The box lies below this process's own memory cgroup, not at the hierarchy's root.
+    auto hs = own_hierarchies();
+    const Hierarchy* mem = memory_hierarchy(hs);
+    REQUIRE(mem != nullptr);
+    CHECK_THAT(str(s, "/cgroup"), Catch::Contains(mem->dir + "/corral-nsoom-"));
+    hc.finish();
+}
