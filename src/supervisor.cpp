@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <fmt/format.h>
@@ -67,6 +68,9 @@ private:
     void finish();
     OutputStream make_stream(UniqueFd read_end, const char* ext, int live_fd);
     void watch_stream(OutputStream& s);
+    // Unregisters one of this run's fds (and forgets it, so that a later finish() cannot
+    // unregister the same number after it was reused by another suite).
+    void unwatch(int fd);
 
     Runner& r_;
     const SuiteSpec& spec_;
@@ -112,10 +116,15 @@ OutputStream SuiteRun::make_stream(UniqueFd read_end, const char* ext, int live_
 void SuiteRun::watch_stream(OutputStream& s) {
     r_.watch(s.fd(), EPOLLIN, [this, &s](std::uint32_t) {
         if (!s.pump()) {
-            r_.loop.remove(s.fd());  // before the fd is closed and its number reused
+            unwatch(s.fd());  // before the fd is closed and its number reused
             s.drain();
         }
     }, watched_);
+}
+
+void SuiteRun::unwatch(int fd) {
+    r_.loop.remove(fd);
+    std::erase(watched_, fd);
 }
 
 void SuiteRun::fail_launch(const std::string& what) {
@@ -225,7 +234,7 @@ void SuiteRun::on_main_exit() {
     main_done_ = true;
     res_.exit_code = st->exit_code;
     res_.signal = st->signal;
-    r_.loop.remove(pidfd_.get());
+    unwatch(pidfd_.get());
     if (phase_ == Phase::Running) {
         auto left = box_->pids();
         if (!left.empty()) {
@@ -287,7 +296,7 @@ void SuiteRun::start_hook() {
 void SuiteRun::on_hook_exit() {
     auto st = reap(hook_pidfd_.get());
     if (!st) return;
-    r_.loop.remove(hook_pidfd_.get());
+    unwatch(hook_pidfd_.get());
     hook_pidfd_.reset();
     hook_pid_ = -1;
     res_.on_timeout->exit_code = st->exit_code;

@@ -146,6 +146,30 @@ TEST_CASE("two suites run at once under --jobs 2 with prefixed output", "[host][
     hc.finish();
 }
 
+// Many short suites finishing close together: fd numbers are reused between suites all the time,
+// which once made one suite's pidfd vanish from the event loop and corral wait forever.
+TEST_CASE("forty short suites that close their output early all finish under --jobs 4", "[host][jobs]") {
+    HostCase hc;
+    TempDir work("many");
+    std::string yaml = "defaults:\n  memory:\n    max: 64M\n  timeout: 30s\nsuites:\n";
+    for (int i = 0; i < 40; ++i)
+        // Output closed early, exit a little later at staggered times: one suite's closed pipe
+        // numbers get reused by the next suite while the first is still running.
+        yaml += "  - name: s" + std::to_string(i) + "\n    command: [sh, -c, 'echo line " + std::to_string(i) +
+                "; exec >&- 2>&-; sleep 0.0" + std::to_string(i % 7) + "']\n";
+    const std::string profile = work.file("many.yaml");
+    write_text(profile, yaml);
+    TempDir reports("many-reports");
+    auto r = run_corral({"run", "--report-dir", reports.path(), "--jobs", "4", profile}, within(60s));
+    INFO(r.describe());
+    CHECK_FALSE(r.hung);
+    CHECK(r.exit_code == 0);
+    auto report = load_report(reports.path());
+    REQUIRE(field(report, "/suites").size() == 40);
+    for (const auto& s : field(report, "/suites")) CHECK(s.value("verdict", std::string()) == "passed");
+    hc.finish();
+}
+
 TEST_CASE("a read-only cgroupfs is an error naming the file or an unboxed run when allowed",
           "[host][readonly]") {
     HostCase hc;
