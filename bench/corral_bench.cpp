@@ -148,10 +148,9 @@ SuiteSpec true_suite(const std::string& name) {
 
 // Rows 4 and 5: run_suites, and every suite must have passed (a failing run measures nothing useful).
 void run_checked(Backend& backend, const std::vector<SuiteSpec>& suites, const RunOptions& opts) {
-    bool interrupted = false;
-    auto results = run_suites(backend, suites, opts, interrupted);
-    if (interrupted) throw Error("interrupted");
-    for (const auto& r : results)
+    auto outcome = run_suites(backend, suites, opts);
+    if (outcome.interrupted) throw Error("interrupted");
+    for (const auto& r : outcome.results)
         if (r.verdict != Verdict::Passed)
             throw Error(
                 fmt::format("suite '{}' ended {}: {}", r.name, verdict_name(r.verdict), r.explanation));

@@ -156,6 +156,13 @@ std::optional<std::string> find_own_cgroup_dir(const CgroupMount& m, const std::
     return walk(m.mountpoint, ups);
 }
 
+std::string kernel_cgroup_path(const Hierarchy& h) {
+    std::string rel = h.own_dir.substr(std::min(h.own_dir.size(), h.mount.mountpoint.size()));
+    std::string root = mount_root_ups(h.mount.root) > 0 || h.mount.root == "/" ? "" : h.mount.root;
+    std::string path = root + rel;
+    return path == "/" ? "" : path;
+}
+
 std::string cgroup_mode_name(CgroupMode m) {
     switch (m) {
         case CgroupMode::None: return "none";

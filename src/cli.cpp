@@ -11,7 +11,9 @@
 
 #include "corral/backend.hpp"
 #include "corral/error.hpp"
+#include "corral/cgroup_paths.hpp"
 #include "corral/fd.hpp"
+#include "corral/oom_watch.hpp"
 #include "corral/profile.hpp"
 #include "corral/report.hpp"
 #include "corral/run_lock.hpp"
@@ -113,7 +115,25 @@ void print_check(const std::vector<SuiteSpec>& suites) {
     }
 }
 
-int do_run(const std::vector<SuiteSpec>& suites, const std::string& report_dir_opt, int jobs, bool allow_unboxed) {
+struct RunFlags {
+    std::string report_dir;
+    int jobs = 1;
+    bool allow_unboxed = false;
+    std::string oom_source = "auto";
+    std::string oom_settle = "200ms";
+};
+
+int do_run(const std::vector<SuiteSpec>& suites, const RunFlags& flags) {
+    const std::string& report_dir_opt = flags.report_dir;
+    const int jobs = flags.jobs;
+    const bool allow_unboxed = flags.allow_unboxed;
+    OomSourceChoice oom_choice = parse_oom_source(flags.oom_source);
+    Duration oom_settle;
+    try {
+        oom_settle = parse_duration(flags.oom_settle);
+    } catch (const std::invalid_argument& e) {
+        throw UsageError("--oom-settle '" + flags.oom_settle + "': " + e.what());
+    }
     std::string report_dir = report_dir_opt.empty() ? default_report_dir() : report_dir_opt;
     RunLock lock;
     std::string unboxed_why;
@@ -132,13 +152,35 @@ int do_run(const std::vector<SuiteSpec>& suites, const std::string& report_dir_o
         report.notes.push_back(msg);
     }
     with_context("creating the report directory", [&] { make_dirs(report_dir); });
+    // Opened before any suite starts: only records written from now on are read.
+    OomWatch oom = with_context("opening the kernel OOM record source", [&] { return OomWatch(oom_choice); });
+    report.oom_source = oom.source();
+    if (oom.source() == "none" && oom_choice == OomSourceChoice::Auto) {
+        std::cerr << "corral: warning: " << oom.why() << "\n";
+        report.notes.push_back(oom.why());
+    }
     auto t0 = std::chrono::steady_clock::now();
     RunOptions opts;
     opts.report_dir = report_dir;
     opts.jobs = jobs;
     opts.prefix_output = jobs > 1;
-    bool interrupted = false;
-    report.suites = run_suites(*backend, suites, opts, interrupted);
+    opts.run_id = lock.id();
+    opts.oom = &oom;
+    opts.oom_settle = oom_settle;
+    if (report.backend != "unboxed") {
+        CgroupLayout layout = detect_layout();
+        const Hierarchy* mem = layout.find("memory");
+        if (!mem && layout.unified) mem = &*layout.unified;
+        if (mem) opts.launcher_memcg = kernel_cgroup_path(*mem);
+    }
+    RunOutcome outcome = run_suites(*backend, suites, opts);
+    bool interrupted = outcome.interrupted;
+    report.suites = std::move(outcome.results);
+    report.run_oom_records = std::move(outcome.run_oom_records);
+    report.oom_lost = oom.lost();
+    if (report.oom_lost > 0)
+        report.notes.push_back(fmt::format("{} kernel log records were overwritten before corral read them: "
+                                           "OOM records may be missing", report.oom_lost));
     report.duration_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (interrupted) report.notes.push_back("corral was interrupted (SIGINT/SIGTERM) and ended the running suites");
     write_report(report_dir, report);
@@ -169,14 +211,15 @@ int cli_main(int argc, char** argv) {
 
     auto* run = app.add_subcommand("run", "Run every suite of the profiles, or one command after --");
     std::vector<std::string> run_profiles;
-    std::string report_dir;
-    int jobs = 1;
-    bool allow_unboxed = false;
+    RunFlags flags;
     AdHoc adhoc;
     run->add_option("profiles", run_profiles, "YAML profiles")->type_name("PROFILE");
-    run->add_option("--report-dir", report_dir, "Where report.json and the outputs go (default corral-reports/<UTC timestamp>)");
-    run->add_option("--jobs,-j", jobs, "Suites to run at once")->check(CLI::Range(1, 256));
-    run->add_flag("--allow-unboxed", allow_unboxed, "Run even when no cgroup can be made (nothing is enforced; the report says so)");
+    run->add_option("--report-dir", flags.report_dir, "Where report.json and the outputs go (default corral-reports/<UTC timestamp>)");
+    run->add_option("--jobs,-j", flags.jobs, "Suites to run at once")->check(CLI::Range(1, 256));
+    run->add_flag("--allow-unboxed", flags.allow_unboxed, "Run even when no cgroup can be made (nothing is enforced; the report says so)");
+    run->add_option("--oom-source", flags.oom_source, "Kernel OOM records from: auto (journal where journald runs, else kmsg), kmsg, journal, none")
+        ->check(CLI::IsMember({"auto", "kmsg", "journal", "none"}));
+    run->add_option("--oom-settle", flags.oom_settle, "How long to keep reading OOM records after the last suite (default 200ms)");
     run->add_option("--memory-max", adhoc.memory_max, "Ad-hoc suite: memory.max (e.g. 1G)");
     run->add_option("--memory-high", adhoc.memory_high, "Ad-hoc suite: memory.high");
     run->add_option("--swap-max", adhoc.swap_max, "Ad-hoc suite: swap limit");
@@ -219,7 +262,7 @@ int cli_main(int argc, char** argv) {
                                  "give its command after --, or put the limits in the profile");
             suites = load_profiles(run_profiles);
         }
-        return do_run(suites, report_dir, jobs, allow_unboxed);
+        return do_run(suites, flags);
     } catch (const UsageError& e) {
         std::cerr << "corral: " << e.what() << "\n";
         return 2;

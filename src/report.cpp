@@ -91,7 +91,9 @@ json suite_to_json(const SuiteResult& s) {
     j["limits"] = limits_json(s);
     j["kill_grace_s"] = to_seconds(s.kill_grace);
     j["memory"] = memory_json(s);
-    j["oom"] = {{"kills", s.oom_kills}, {"records", json::array()}};
+    json records = json::array();
+    for (const auto& k : s.oom_records) records.push_back(k.detail);
+    j["oom"] = {{"kills", std::max<std::uint64_t>(s.oom_kills, s.oom_records.size())}, {"records", std::move(records)}};
     j["tasks"] = {{"limit_hits", s.tasks_limit_hits}};
     j["cpu"] = {{"usage_us", opt_json(s.cpu_usage_us)},
                 {"throttled_us", opt_json(s.cpu_throttled_us)},
@@ -122,6 +124,7 @@ json report_to_json(const RunReport& r) {
     j["duration_s"] = r.duration_s;
     j["corral_version"] = r.corral_version;
     j["notes"] = r.notes;
+    j["oom"] = {{"source", r.oom_source}, {"lost_records", r.oom_lost}, {"records", r.run_oom_records}};
     j["suites"] = std::move(suites);
     return j;
 }
@@ -152,6 +155,14 @@ std::string peak_summary(const SuiteResult& s) {
 
 }  // namespace
 
+std::string oom_victim_summary(const OomKill& k) {
+    std::string line = k.victim_line;
+    auto cut = line.find(" total-vm:");
+    if (cut != std::string::npos) line.resize(cut);
+    if (line.empty()) line = fmt::format("Killed process {} ({})", k.victim_pid, k.victim_comm);
+    return fmt::format("{} anon-rss {} ({} limit)", line, format_bytes(k.anon_rss_kb * 1024), k.whose);
+}
+
 std::string human_summary(const RunReport& r, const std::string& report_dir) {
     std::size_t name_w = 4, peak_w = 0;
     std::vector<std::string> peaks;
@@ -168,16 +179,20 @@ std::string human_summary(const RunReport& r, const std::string& report_dir) {
         if (s.verdict == Verdict::Passed) ++passed;
         std::string line = fmt::format("  {:<{}}  {:<12} {:>7}  ", s.name, name_w, verdict_name(s.verdict),
                                        format_seconds(s.duration_s));
-        if (s.oom_kills > 0)
-            line += fmt::format("{:<{}}  OOM kills {}", peaks[i], peak_w, s.oom_kills);
+        std::uint64_t kills = std::max<std::uint64_t>(s.oom_kills, s.oom_records.size());
+        if (kills > 0)
+            line += fmt::format("{:<{}}  OOM kills {}", peaks[i], peak_w, kills);
         else
             line += peaks[i];
         out += line + "\n";
         std::string expl = s.explanation.empty() ? explain(s) : s.explanation;
         out += "      " + expl + "\n";
+        for (const auto& k : s.oom_records) out += "      kernel: " + oom_victim_summary(k) + "\n";
         for (const auto& n : s.notes) out += "      note: " + n + "\n";
     }
     for (const auto& n : r.notes) out += "  note: " + n + "\n";
+    for (const auto& rec : r.run_oom_records)
+        out += "  kernel: OOM kill in corral's cgroup outside any suite: " + rec.value("raw", json::array()).dump() + "\n";
     std::string report = report_dir.empty() ? std::string("report.json") : report_dir + "/report.json";
     out += fmt::format("{} passed, {} not passed — report: {}\n", passed, r.suites.size() - passed, report);
     return out;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string_view>
@@ -40,7 +41,7 @@ Verdict decide_verdict(const SuiteResult& r) {
     if (!r.launch_error.empty()) return Verdict::LaunchError;
     // An OOM kill decides the verdict whatever the exit status: 137 or 143 from a shell or a
     // test runner does not tell who sent the signal.
-    if (r.oom_kills > 0) return Verdict::OomKilled;
+    if (r.oom_kills > 0 || !r.oom_records.empty()) return Verdict::OomKilled;
     if (r.timed_out) return Verdict::Timeout;
     if (r.interrupted) return Verdict::Interrupted;
     if (r.signal) return Verdict::Signaled;
@@ -137,16 +138,31 @@ std::string failcnt_clause(const SuiteResult& r) {
 }
 
 std::string oom_sentence(const SuiteResult& r) {
-    std::string kills = r.oom_kills == 1 ? "" : fmt::format(" ({} kills)", r.oom_kills);
+    std::uint64_t n = std::max<std::uint64_t>(r.oom_kills, r.oom_records.size());
+    std::string kills = n == 1 ? "" : fmt::format(" ({} kills)", n);
+    auto whose = [&](const char* w) {
+        return std::any_of(r.oom_records.begin(), r.oom_records.end(), [&](const OomKill& k) { return k.whose == w; });
+    };
     std::string s;
-    if (has_memory_max(r.limits)) {
+    if (!whose("own") && whose("host")) {
+        s = "OOM-killed" + kills +
+            " by a global OOM (CONSTRAINT_NONE): the host or container ran out of memory, not the suite's own "
+            "limit";
+        if (r.peak_bytes) s += "; its peak was " + format_bytes(*r.peak_bytes);
+    } else if (!whose("own") && whose("ancestor")) {
+        const OomKill& k = *std::find_if(r.oom_records.begin(), r.oom_records.end(),
+                                         [](const OomKill& x) { return x.whose == "ancestor"; });
+        s = "OOM-killed" + kills + " by an ancestor cgroup's limit (" + k.oom_memcg +
+            "), not its own memory.max: the machine, CI container or corral's parent cgroup was full";
+        if (r.peak_bytes) s += "; its peak was " + format_bytes(*r.peak_bytes);
+    } else if (has_memory_max(r.limits)) {
         s = "OOM-killed" + kills + " by its memory.max of " + format_bytes(*r.limits.memory_max);
         if (r.peak_bytes) s += " at " + format_bytes(*r.peak_bytes);
     } else {
         s = fmt::format(
             "OOM-killed ({}) although it had no memory.max of its own: an ancestor cgroup's limit or the "
             "host ran out",
-            plural(r.oom_kills, "kill", "kills"));
+            plural(n, "kill", "kills"));
         if (r.peak_bytes) s += "; its peak was " + format_bytes(*r.peak_bytes);
     }
     if (!r.last_line.empty()) s += " while the suite printed " + quote_line(r.last_line, kQuoteChars);

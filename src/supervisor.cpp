@@ -19,8 +19,10 @@
 #include <set>
 #include <sstream>
 
+#include "corral/cgroup_util.hpp"
 #include "corral/error.hpp"
 #include "corral/event_loop.hpp"
+#include "corral/oom_watch.hpp"
 #include "corral/output.hpp"
 #include "corral/procinfo.hpp"
 #include "corral/spawn.hpp"
@@ -55,6 +57,9 @@ public:
     void kill_now();
     bool done() const { return phase_ == Phase::Done; }
     bool owns_pid(pid_t p) const { return p == pid_ || p == hook_pid_; }
+    bool started() const { return started_; }
+    // Attaches the record when it belongs to this suite (its box, or a pid seen in it).
+    bool take_oom(const OomRecord& rec);
 
 private:
     void fail_launch(const std::string& what);
@@ -87,6 +92,10 @@ private:
     UniqueFd hook_pidfd_;
     Clock::time_point hook_t0_;
     std::vector<int> watched_;
+    bool started_ = false;
+    std::string box_name_;         // "" when unboxed
+    std::set<pid_t> pids_seen_;    // every pid seen in the box, for OOM attribution
+    double start_mono_s_ = 0;
 };
 
 class Runner {
@@ -96,6 +105,26 @@ public:
     Backend& backend;
     const RunOptions& opts;
     EventLoop loop;
+    std::vector<std::unique_ptr<SuiteRun>> runs;
+    std::vector<nlohmann::json> run_oom_records;
+
+    // Reads the OOM source and hands every completed record to the suite it belongs to.
+    void poll_oom() {
+        if (!opts.oom || opts.oom->fd() < 0) return;
+        for (const auto& rec : opts.oom->poll()) {
+            bool taken = false;
+            for (auto& r : runs)
+                if (r && r->started() && r->take_oom(rec)) {
+                    taken = true;
+                    break;
+                }
+            if (taken) continue;
+            // In corral's own subtree but in no suite: the run-level part of the report.
+            bool ours = !opts.launcher_memcg.empty() && (cgroup_path_matches(rec.task_memcg, opts.launcher_memcg) ||
+                                                         cgroup_path_matches(rec.oom_memcg, opts.launcher_memcg));
+            if (ours) run_oom_records.push_back(oom_record_to_json(rec, WhoseLimit::Ancestor, 0, wall_clock_offset()));
+        }
+    }
 
     void watch(int fd, std::uint32_t events, EventLoop::Handler h, std::vector<int>& owned) {
         loop.add(fd, events, std::move(h));
@@ -139,12 +168,15 @@ void SuiteRun::start() {
     res_.timeout = spec_.timeout;
     res_.kill_grace = spec_.kill_grace;
     t0_ = Clock::now();
+    started_ = true;
+    start_mono_s_ = monotonic_now_s();
     if (spec_.backend == BackendChoice::SystemdScope)
         return fail_launch("backend systemd-scope is not supported yet: use backend: cgroup (or auto)");
     UniqueFd out_r, out_w, err_r, err_w;
     try {
         box_ = r_.backend.create_box(spec_.name);
         res_.boxed = box_->enforced();
+        if (res_.boxed) box_name_ = box_dir_name(spec_.name, r_.opts.run_id);
         res_.cgroup = box_->describe();
         box_->apply_limits(spec_.limits);
         res_.notes = box_->notes();
@@ -178,6 +210,7 @@ void SuiteRun::start() {
     out_w.reset();
     err_w.reset();
     pid_ = held->pid();
+    pids_seen_.insert(pid_);
     pidfd_ = held->take_pidfd();
     t0_ = Clock::now();
     std::string exec_error = held->release();
@@ -214,6 +247,7 @@ void SuiteRun::start() {
 void SuiteRun::on_sample() {
     if (phase_ == Phase::Done || !box_) return;
     try {
+        for (pid_t p : box_->pids()) pids_seen_.insert(p);
         BoxSample s = box_->sample();
         double t = seconds_since(t0_);
         if (box_->enforced()) res_.samples.push_back({t, s.memory_bytes, res_.last_line});
@@ -339,9 +373,28 @@ void SuiteRun::check_done() {
     finish();
 }
 
+bool SuiteRun::take_oom(const OomRecord& rec) {
+    bool mine = box_name_.empty() ? pids_seen_.count(rec.victim_pid) > 0 : belongs_to_suite(rec, box_name_, pids_seen_);
+    if (!mine) return false;
+    WhoseLimit whose = box_name_.empty() ? (rec.global ? WhoseLimit::Host : WhoseLimit::Ancestor)
+                                         : classify(rec, box_name_);
+    OomKill k;
+    k.victim_pid = rec.victim_pid;
+    k.victim_comm = rec.victim_comm;
+    k.whose = whose_limit_name(whose);
+    k.oom_memcg = rec.oom_memcg;
+    k.anon_rss_kb = rec.anon_rss_kb;
+    k.victim_line = rec.victim_line;
+    k.detail = oom_record_to_json(rec, whose, start_mono_s_, wall_clock_offset());
+    res_.oom_records.push_back(std::move(k));
+    if (phase_ == Phase::Done) finalize(res_);  // a record that came after the suite ended
+    return true;
+}
+
 void SuiteRun::finish() {
     for (int fd : watched_) r_.loop.remove(fd);
     watched_.clear();
+    r_.poll_oom();  // the kernel logs an OOM kill before its victim dies: the record is there now
     if (out_) out_->drain();
     if (err_) err_->drain();
     res_.duration_s = seconds_since(t0_);
@@ -390,10 +443,14 @@ void reap_orphans(const std::vector<std::unique_ptr<SuiteRun>>& runs) {
 
 }  // namespace
 
-std::vector<SuiteResult> run_suites(Backend& backend, const std::vector<SuiteSpec>& suites, const RunOptions& opts,
-                                    bool& interrupted) {
-    std::vector<SuiteResult> results(suites.size());
+RunOutcome run_suites(Backend& backend, const std::vector<SuiteSpec>& suites, const RunOptions& opts) {
+    RunOutcome outcome;
+    auto& results = outcome.results;
+    bool& interrupted = outcome.interrupted;
+    results.resize(suites.size());
     Runner runner(backend, opts);
+    auto& runs = runner.runs;
+    runs.resize(suites.size());
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
 
     sigset_t mask;
@@ -410,11 +467,9 @@ std::vector<SuiteResult> run_suites(Backend& backend, const std::vector<SuiteSpe
     UniqueFd sfd(::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
     if (!sfd) throw_errno("signalfd");
 
-    std::vector<std::unique_ptr<SuiteRun>> runs(suites.size());
     std::deque<size_t> pending;
     for (size_t i = 0; i < suites.size(); ++i) pending.push_back(i);
     int signals_seen = 0;
-    interrupted = false;
 
     runner.loop.add(sfd.get(), EPOLLIN, [&](std::uint32_t) {
         signalfd_siginfo si;
@@ -431,6 +486,8 @@ std::vector<SuiteResult> run_suites(Backend& backend, const std::vector<SuiteSpe
                 if (r) signals_seen == 1 ? r->interrupt() : r->kill_now();
         }
     });
+    if (opts.oom && opts.oom->fd() >= 0)
+        runner.loop.add(opts.oom->fd(), EPOLLIN, [&](std::uint32_t) { runner.poll_oom(); });
 
     auto active = [&] {
         size_t n = 0;
@@ -448,6 +505,16 @@ std::vector<SuiteResult> run_suites(Backend& backend, const std::vector<SuiteSpe
         if (active() == 0 && (pending.empty() || interrupted)) break;
         runner.loop.run_once(-1);
     }
+    // Records the kernel writes late still find their suite: keep reading for a settle window.
+    if (opts.oom && opts.oom->fd() >= 0 && opts.oom_settle.count() > 0) {
+        Timer settle;
+        bool settled = false;
+        settle.arm_once(opts.oom_settle);
+        runner.loop.add(settle.fd(), EPOLLIN, [&](std::uint32_t) { settled = settle.consume() || settled; });
+        while (!settled) runner.loop.run_once(-1);
+        runner.loop.remove(settle.fd());
+        runner.poll_oom();
+    }
     for (size_t i : pending) {  // never started because corral was interrupted
         results[i].name = suites[i].name;
         results[i].command = suites[i].command_text;
@@ -458,7 +525,8 @@ std::vector<SuiteResult> run_suites(Backend& backend, const std::vector<SuiteSpe
         finalize(results[i]);
     }
     reap_orphans(runs);
-    return results;
+    outcome.run_oom_records = std::move(runner.run_oom_records);
+    return outcome;
 }
 
 }  // namespace corral

@@ -45,6 +45,10 @@ struct Hierarchy {
     std::string own_dir;  // filesystem path of the launcher's cgroup
 };
 
+// The launcher's cgroup as the kernel names it in OOM lines (relative to the hierarchy's root),
+// or "" when it is the root itself.
+std::string kernel_cgroup_path(const Hierarchy& h);
+
 enum class CgroupMode { None, Legacy, Hybrid, Unified };
 std::string cgroup_mode_name(CgroupMode m);
 

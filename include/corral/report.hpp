@@ -18,7 +18,13 @@ struct RunReport {
     std::string corral_version;
     std::vector<std::string> notes;  // run-level (stale cgroups removed, …)
     std::vector<SuiteResult> suites;
+    std::string oom_source = "none";  // "kmsg" | "journal" | "none"
+    std::uint64_t oom_lost = 0;       // kmsg records overwritten before corral read them
+    std::vector<nlohmann::json> run_oom_records;  // OOM kills in corral's subtree but in no suite
 };
+
+// The victim line for people: "Memory cgroup out of memory: Killed process 9912 (python3) anon-rss 15.1 GiB".
+std::string oom_victim_summary(const OomKill& k);
 
 nlohmann::json suite_to_json(const SuiteResult& s);
 nlohmann::json report_to_json(const RunReport& r);

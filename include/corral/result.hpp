@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "corral/profile.hpp"
 
 namespace corral {
@@ -48,6 +50,17 @@ struct HookResult {
     std::string error;  // could not start
 };
 
+// A kernel OOM kill attributed to a suite (from /dev/kmsg or the journal).
+struct OomKill {
+    pid_t victim_pid = 0;
+    std::string victim_comm;
+    std::string whose;  // "own" | "ancestor" | "host"
+    std::string oom_memcg;
+    std::uint64_t anon_rss_kb = 0;
+    std::string victim_line;  // "Memory cgroup out of memory: Killed process …"
+    nlohmann::json detail;    // the report's record object
+};
+
 // The facts gathered by the supervisor; verdict and explanation are derived from them.
 struct SuiteResult {
     std::string name;
@@ -73,7 +86,8 @@ struct SuiteResult {
     std::string peak_source;  // e.g. "memory.max_usage_in_bytes"
     std::vector<MemorySample> samples;
     std::vector<PressureSample> pressure;
-    std::uint64_t oom_kills = 0;       // kernel OOM kills in the box
+    std::uint64_t oom_kills = 0;       // kernel OOM kills in the box (the cgroup's counter)
+    std::vector<OomKill> oom_records;  // the kernel's own records of them
     std::uint64_t memory_failcnt = 0;  // times the memory limit was hit
     std::uint64_t tasks_limit_hits = 0;
     std::optional<std::uint64_t> cpu_usage_us;

@@ -10,16 +10,27 @@
 
 namespace corral {
 
+class OomWatch;
+
 struct RunOptions {
     std::string report_dir;  // receives <suite>.stdout / <suite>.stderr
     int jobs = 1;            // suites at once
     bool prefix_output = false;  // "[suite] line" on corral's stdout/stderr
+    std::string run_id;          // boxes are corral-<suite>-<run_id> (OOM record attribution)
+    OomWatch* oom = nullptr;     // kernel OOM records, or none
+    Duration oom_settle = std::chrono::milliseconds(200);  // keep reading after the last suite
+    std::string launcher_memcg;  // corral's own memory cgroup as the kernel names it ("" = root)
+};
+
+struct RunOutcome {
+    std::vector<SuiteResult> results;  // in the order of the suites given
+    bool interrupted = false;
+    std::vector<nlohmann::json> run_oom_records;  // OOM kills in corral's subtree but in no suite
 };
 
 // Runs every suite (at most opts.jobs at once) and returns their results in the given order.
 // SIGINT/SIGTERM to corral end every running suite's tree (SIGTERM, grace, SIGKILL) and the
 // remaining suites are not started; the results say so.
-std::vector<SuiteResult> run_suites(Backend& backend, const std::vector<SuiteSpec>& suites, const RunOptions& opts,
-                                    bool& interrupted);
+RunOutcome run_suites(Backend& backend, const std::vector<SuiteSpec>& suites, const RunOptions& opts);
 
 }  // namespace corral
