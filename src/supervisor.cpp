@@ -505,8 +505,12 @@ RunOutcome run_suites(Backend& backend, const std::vector<SuiteSpec>& suites, co
         if (active() == 0 && (pending.empty() || interrupted)) break;
         runner.loop.run_once(-1);
     }
-    // Records the kernel writes late still find their suite: keep reading for a settle window.
-    if (opts.oom && opts.oom->fd() >= 0 && opts.oom_settle.count() > 0) {
+    // Records the kernel writes late still find their suite: keep reading for a settle window
+    // while a box counted more OOM kills than records arrived for it. (The kernel logs "Killed
+    // process" before it counts the kill, so a run without a missing record need not wait.)
+    bool missing = std::any_of(results.begin(), results.end(),
+                               [](const SuiteResult& r) { return r.oom_kills > r.oom_records.size(); });
+    if (missing && opts.oom && opts.oom->fd() >= 0 && opts.oom_settle.count() > 0) {
         Timer settle;
         bool settled = false;
         settle.arm_once(opts.oom_settle);
