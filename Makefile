@@ -38,12 +38,16 @@ demo: build
 	  echo "demo: OK, the verdicts are the expected ones"; \
 	else echo "demo: FAILED, expected 'passed oom-killed timeout' and exit status 1"; exit 1; fi
 
-# Every test tier: unit, host (root, real cgroups).
+# Every test tier (unit; host: root, real cgroups), then the same tiers again on an ASan+UBSan build.
 test: build
 	cd $(BUILD) && ctest --output-on-failure --timeout 300
+	cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DCORRAL_SANITIZE=ON >/dev/null
+	cmake --build $(BUILD)-asan -j$(JOBS)
+	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  ctest --output-on-failure --timeout 300
 
 bench: build
 	$(BUILD)/bench/corral_bench
 
 clean:
-	rm -rf $(BUILD) corral-reports
+	rm -rf $(BUILD) $(BUILD)-asan corral-reports

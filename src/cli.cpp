@@ -17,6 +17,7 @@
 #include "corral/profile.hpp"
 #include "corral/report.hpp"
 #include "corral/run_lock.hpp"
+#include "corral/spawn.hpp"
 #include "corral/supervisor.hpp"
 #include "corral/units.hpp"
 
@@ -165,6 +166,7 @@ int do_run(const std::vector<SuiteSpec>& suites, const RunFlags& flags) {
     opts.jobs = jobs;
     opts.prefix_output = jobs > 1;
     opts.run_id = lock.id();
+    opts.child_oom_score_adj = protect_launcher_from_oom();
     opts.oom = &oom;
     opts.oom_settle = oom_settle;
     if (report.backend != "unboxed") {

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "corral/error.hpp"
+#include "corral/fd.hpp"
 
 extern char** environ;
 
@@ -70,6 +71,12 @@ namespace {
         } while (n < 0 && errno == EINTR);
         if (n != 1) _exit(126);  // the launcher gave up on us
     }
+    if (!spec.oom_score_adj.empty()) {
+        int fd = ::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || ::write(fd, spec.oom_score_adj.data(), spec.oom_score_adj.size()) < 0)
+            child_fail(errfd, "write /proc/self/oom_score_adj =", spec.oom_score_adj.c_str());
+        ::close(fd);
+    }
     if (spec.new_cgroup_ns && ::unshare(CLONE_NEWCGROUP) < 0) child_fail(errfd, "unshare(CLONE_NEWCGROUP)", nullptr);
     if (::setsid() < 0) child_fail(errfd, "setsid", nullptr);
     int devnull = ::open("/dev/null", O_RDONLY);
@@ -105,6 +112,17 @@ void make_pipe(UniqueFd& r, UniqueFd& w) {
 }
 
 }  // namespace
+
+std::string protect_launcher_from_oom() {
+    try {
+        std::string old = read_file("/proc/self/oom_score_adj");
+        while (!old.empty() && (old.back() == '\n' || old.back() == ' ')) old.pop_back();
+        write_file("/proc/self/oom_score_adj", "-900");
+        return old;
+    } catch (const Error&) {
+        return "";
+    }
+}
 
 HeldChild::~HeldChild() {
     if (pid_ > 0 && !released_) {

@@ -198,6 +198,7 @@ void SuiteRun::start() {
     env["CORRAL_SUITE"] = spec_.name;
     sp.env = build_env(spec_.env_clear, env);
     sp.workdir = spec_.workdir;
+    sp.oom_score_adj = r_.opts.child_oom_score_adj;
     sp.stdout_fd = out_w.get();
     sp.stderr_fd = err_w.get();
     std::optional<HeldChild> held;
@@ -316,6 +317,7 @@ void SuiteRun::start_hook() {
     sp.stdout_fd = 2;  // the hook's output goes to corral's stderr, outside the suite's files
     sp.stderr_fd = 2;
     sp.new_cgroup_ns = false;
+    sp.oom_score_adj = r_.opts.child_oom_score_adj;
     try {
         hook_pidfd_ = spawn_now(sp, hook_pid_);
     } catch (const Error& e) {

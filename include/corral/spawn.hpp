@@ -21,7 +21,13 @@ struct SpawnSpec {
     int stdout_fd = -1;  // write ends for the child's stdout/stderr (stdin is /dev/null)
     int stderr_fd = -1;
     bool new_cgroup_ns = true;
+    std::string oom_score_adj;  // written to /proc/self/oom_score_adj before exec ("" = inherit)
 };
+
+// Makes the launcher an unlikely OOM victim (it must outlive a suite's OOM to write the report):
+// lowers /proc/self/oom_score_adj and returns the previous value, for children to restore.
+// Returns "" when it could not be changed (unprivileged): children then inherit as usual.
+std::string protect_launcher_from_oom();
 
 // Builds the environment: the launcher's own unless env_clear, then `extra` on top.
 std::vector<std::string> build_env(bool env_clear, const std::map<std::string, std::string>& extra);

@@ -19,6 +19,7 @@ struct RunOptions {
     std::string run_id;          // boxes are corral-<suite>-<run_id> (OOM record attribution)
     OomWatch* oom = nullptr;     // kernel OOM records, or none
     Duration oom_settle = std::chrono::milliseconds(200);  // keep reading after the last suite
+    std::string child_oom_score_adj;  // the launcher's own before it protected itself ("" = inherit)
     std::string launcher_memcg;  // corral's own memory cgroup as the kernel names it ("" = root)
 };
 

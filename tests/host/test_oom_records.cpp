@@ -104,13 +104,14 @@ TEST_CASE("an OOM-killed child's kernel record lands in its own suite, not in th
 
 TEST_CASE("an OOM kill by an ancestor cgroup's limit is attributed as 'ancestor'", "[host][oom][records]") {
     HostCase hc;
-    ParentMemcg parent("48M");
+    // Roomy enough that alloc, not corral (large under ASan), is the biggest process when it fills up.
+    ParentMemcg parent("128M");
     TempDir reports("ancestor");
-    // corral runs inside a parent cgroup limited to 48M; its suite has a generous memory.max of
+    // corral runs inside a parent cgroup limited to 128M; its suite has a generous memory.max of
     // its own, so it is the parent's limit that the kernel enforces.
     std::string cmd = "echo $$ > " + parent.dir() + "/cgroup.procs && exec " + corral_bin() +
                       " run --report-dir " + reports.path() +
-                      " --name anc --memory-max 1G --timeout 60s -- " + prog("alloc") + " 256";
+                      " --name anc --memory-max 1G --timeout 60s -- " + prog("alloc") + " 512";
     auto r = run({"sh", "-c", cmd}, within(60s));
     INFO(r.describe());
     CHECK(r.exit_code == 1);
