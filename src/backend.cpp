@@ -2,6 +2,7 @@
 
 #include "corral/cgroup_paths.hpp"
 #include "corral/cgroup_v1.hpp"
+#include "corral/cgroup_v2.hpp"
 #include "corral/error.hpp"
 #include "corral/unboxed.hpp"
 
@@ -15,8 +16,7 @@ std::unique_ptr<Backend> make_backend(const std::string& run_id, bool allow_unbo
             case CgroupMode::Hybrid:
                 return make_cgroup_v1_backend(layout, run_id);
             case CgroupMode::Unified:
-                throw Error("this machine has a pure cgroup v2 hierarchy, and corral's cgroup v2 backend is not "
-                            "built yet: run on a cgroup v1 or hybrid machine");
+                return make_cgroup_v2_backend(layout, run_id);
             case CgroupMode::None:
                 throw Error("no cgroup hierarchy is mounted for this process (see /proc/self/mountinfo): mount "
                             "cgroupfs or run in a container that has one");

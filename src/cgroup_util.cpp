@@ -1,15 +1,23 @@
 #include "corral/cgroup_util.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fmt/format.h>
 #include <memory>
 #include <sstream>
 
 #include "corral/error.hpp"
 #include "corral/fd.hpp"
+#include "corral/run_lock.hpp"
+#include <thread>
 
 namespace corral {
 
@@ -101,7 +109,10 @@ std::string run_id_of_box(const std::string& dir_name) {
     if (dir_name.rfind("corral-", 0) != 0) return "";
     auto dash = dir_name.rfind('-');
     if (dash == std::string::npos || dash < 7) return "";
-    return dir_name.substr(dash + 1);
+    std::string id = dir_name.substr(dash + 1);
+    // Run ids are lower-case hex: "corral-launcher" (the v2 launcher leaf) is not a box.
+    if (id.empty() || id.find_first_not_of("0123456789abcdef") != std::string::npos) return "";
+    return id;
 }
 
 std::vector<std::string> list_box_dirs(const std::string& dir) {
@@ -111,6 +122,90 @@ std::vector<std::string> list_box_dirs(const std::string& dir) {
     while (dirent* e = ::readdir(d.get()))
         if (e->d_type == DT_DIR && std::string_view(e->d_name).rfind("corral-", 0) == 0) out.push_back(e->d_name);
     return out;
+}
+
+std::string cgroup_advice(int err, const std::string& path) {
+    switch (err) {
+        case EROFS:
+            return fmt::format(
+                "{} is on a read-only cgroup filesystem: run in a privileged container or mount a writable "
+                "cgroupfs (or use the systemd backend; --allow-unboxed runs without limits)",
+                path);
+        case EACCES:
+        case EPERM:
+            return fmt::format(
+                "no permission to create cgroups under {}: run as root, or delegate this cgroup to your user "
+                "(or use the systemd backend; --allow-unboxed runs without limits)",
+                path);
+        case ENOENT:
+            return fmt::format("{} does not exist: the controller is not available there", path);
+        default:
+            return "";
+    }
+}
+
+// Creates dir, turning the common kernel answers into advice.
+void cg_make(const std::string& dir) {
+    if (::mkdir(dir.c_str(), 0755) == 0) return;
+    int err = errno;
+    std::string advice = cgroup_advice(err, dir.substr(0, dir.rfind('/')));
+    if (!advice.empty()) throw SysError(SysError::Preformatted{}, "mkdir " + dir + ": " + errno_text(err) + ": " + advice, err);
+    throw_errno("mkdir " + dir, err);
+}
+
+// Waits until a unified cgroup's events file says "populated 0", or timeout.
+bool cg_wait_empty(const std::string& dir, int timeout_ms) {
+    UniqueFd fd(::open((dir + "/cgroup.events").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return read_cg_procs(dir).empty();
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    for (;;) {
+        if (read_cg_keyed(dir + "/cgroup.events")["populated"] == 0) return true;
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return false;
+        pollfd p{fd.get(), POLLPRI, 0};
+        ::poll(&p, 1, static_cast<int>(left.count()));
+    }
+}
+
+// Reads "populated" through the watched fd itself: kernfs keeps signalling EPOLLPRI on an fd until
+// that fd has read the file's new contents.
+bool cg_events_populated(int fd) {
+    char buf[256];
+    ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+    if (n < 0) throw_errno("read cgroup.events");
+    buf[n] = '\0';
+    const char* p = std::strstr(buf, "populated ");
+    return p && p[10] == '1';
+}
+
+
+std::vector<std::string> cg_remove_stale_boxes(const std::vector<std::string>& parents, const std::string& own_run_id) {
+    std::vector<std::string> messages;
+    std::vector<std::string> dead_ids;
+    // Kill first (in the unified hierarchy the whole tree at once), then remove.
+    for (const auto& parent : parents) {
+        for (const auto& name : list_box_dirs(parent)) {
+            std::string id = run_id_of_box(name);
+            if (id.empty() || id == own_run_id || RunLock::alive(id)) continue;
+            std::string dir = parent + "/" + name;
+            int killed = static_cast<int>(read_cg_procs(dir).size());
+            if (::access((dir + "/cgroup.kill").c_str(), F_OK) == 0) {
+                write_file(dir + "/cgroup.kill", "1");
+                cg_wait_empty(dir, 5000);
+            } else {
+                for (int round = 0; round < 500 && !read_cg_procs(dir).empty(); ++round) {
+                    cg_signal_procs(dir, SIGKILL);
+                    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+                }
+            }
+            cg_remove_tree(dir);
+            messages.push_back(fmt::format("removed stale cgroup {} left by a launcher that is gone{}", dir,
+                                           killed ? fmt::format(" (killed {} process{})", killed, killed == 1 ? "" : "es") : ""));
+            dead_ids.push_back(id);
+        }
+    }
+    for (const auto& id : dead_ids) RunLock::forget(id);
+    return messages;
 }
 
 }  // namespace corral

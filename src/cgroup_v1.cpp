@@ -21,67 +21,13 @@
 
 namespace corral {
 
-std::string cgroup_advice(int err, const std::string& path) {
-    switch (err) {
-        case EROFS:
-            return fmt::format(
-                "{} is on a read-only cgroup filesystem: run in a privileged container or mount a writable "
-                "cgroupfs (or use the systemd backend; --allow-unboxed runs without limits)",
-                path);
-        case EACCES:
-        case EPERM:
-            return fmt::format(
-                "no permission to create cgroups under {}: run as root, or delegate this cgroup to your user "
-                "(or use the systemd backend; --allow-unboxed runs without limits)",
-                path);
-        case ENOENT:
-            return fmt::format("{} does not exist: the controller is not available there", path);
-        default:
-            return "";
-    }
-}
-
 namespace {
+
+std::string v1_size_value(std::uint64_t v) { return v == kInfinity ? "-1" : std::to_string(v); }
 
 bool exists(const std::string& p) {
     struct stat st;
     return ::stat(p.c_str(), &st) == 0;
-}
-
-std::string size_value(std::uint64_t v) { return v == kInfinity ? "-1" : std::to_string(v); }
-
-// Creates dir, turning the common kernel answers into advice.
-void make_cgroup(const std::string& dir) {
-    if (::mkdir(dir.c_str(), 0755) == 0) return;
-    int err = errno;
-    std::string advice = cgroup_advice(err, dir.substr(0, dir.rfind('/')));
-    if (!advice.empty()) throw SysError(SysError::Preformatted{}, "mkdir " + dir + ": " + errno_text(err) + ": " + advice, err);
-    throw_errno("mkdir " + dir, err);
-}
-
-// Waits until a unified cgroup's events file says "populated 0", or timeout.
-bool wait_unified_empty(const std::string& dir, int timeout_ms) {
-    UniqueFd fd(::open((dir + "/cgroup.events").c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return read_cg_procs(dir).empty();
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    for (;;) {
-        if (read_cg_keyed(dir + "/cgroup.events")["populated"] == 0) return true;
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) return false;
-        pollfd p{fd.get(), POLLPRI, 0};
-        ::poll(&p, 1, static_cast<int>(left.count()));
-    }
-}
-
-// Reads "populated" through the watched fd itself: kernfs keeps signalling EPOLLPRI on an fd until
-// that fd has read the file's new contents.
-bool read_events_populated(int fd) {
-    char buf[256];
-    ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
-    if (n < 0) throw_errno("read cgroup.events");
-    buf[n] = '\0';
-    const char* p = std::strstr(buf, "populated ");
-    return p && p[10] == '1';
 }
 
 class CgroupV1Box : public Box {
@@ -90,7 +36,7 @@ public:
         try {
             for (const auto& h : layout.v1) {
                 std::string dir = h.own_dir + "/" + name;
-                make_cgroup(dir);
+                cg_make(dir);
                 created_.push_back(dir);
                 if (h.controller == "memory") mem_ = dir;
                 if (h.controller == "pids") pids_ = dir;
@@ -104,7 +50,7 @@ public:
             }
             if (layout.unified) {
                 unified_ = layout.unified->own_dir + "/" + name;
-                make_cgroup(unified_);
+                cg_make(unified_);
                 events_ = UniqueFd(::open((unified_ + "/cgroup.events").c_str(), O_RDONLY | O_CLOEXEC));
                 if (!events_) throw_errno("open " + unified_ + "/cgroup.events");
             }
@@ -128,7 +74,7 @@ public:
 
     void apply_limits(const Limits& l) override {
         if (l.memory_max)
-            with_context("applying memory.max", [&] { write_file(mem_ + "/memory.limit_in_bytes", size_value(*l.memory_max)); });
+            with_context("applying memory.max", [&] { write_file(mem_ + "/memory.limit_in_bytes", v1_size_value(*l.memory_max)); });
         if (l.swap_max) {
             with_context("applying swap_max", [&] {
                 std::string memsw = mem_ + "/memory.memsw.limit_in_bytes";
@@ -140,12 +86,12 @@ public:
                                        *l.memory_max > kInfinity - *l.swap_max)
                                           ? kInfinity
                                           : *l.memory_max + *l.swap_max;
-                write_file(memsw, size_value(total));  // after memory.limit_in_bytes: memsw may never be below it
+                write_file(memsw, v1_size_value(total));  // after memory.limit_in_bytes: memsw may never be below it
             });
         }
         if (l.memory_high) {
             with_context("applying memory.high", [&] {
-                write_file(mem_ + "/memory.soft_limit_in_bytes", size_value(*l.memory_high));
+                write_file(mem_ + "/memory.soft_limit_in_bytes", v1_size_value(*l.memory_high));
             });
             notes_.push_back(
                 "memory.high: cgroup v1 has no throttling equivalent of MemoryHigh; it was written as "
@@ -178,7 +124,7 @@ public:
     int populated_fd() const override { return events_ ? events_.get() : -1; }
 
     bool populated() override {
-        if (events_) return read_events_populated(events_.get());
+        if (events_) return cg_events_populated(events_.get());
         return !read_cg_procs(mem_).empty();
     }
 
@@ -243,6 +189,12 @@ public:
         return c;
     }
 
+    std::optional<MemorySplit> memory_split() override {
+        // total_* include the box's descendants; like v2's anon/file, shmem (tmpfs) counts as file.
+        auto st = read_cg_keyed(mem_ + "/memory.stat");
+        return MemorySplit{st["total_rss"], st["total_cache"]};
+    }
+
     std::vector<std::string> notes() const override { return notes_; }
 
     std::string describe() const override {
@@ -264,7 +216,7 @@ private:
 
     void wait_empty(int timeout_ms) {
         if (!unified_.empty()) {
-            wait_unified_empty(unified_, timeout_ms);
+            cg_wait_empty(unified_, timeout_ms);
             return;
         }
         for (int waited = 0; waited < timeout_ms && !read_cg_procs(mem_).empty(); waited += 5)
@@ -304,35 +256,15 @@ public:
     }
 
     std::vector<std::string> remove_stale() override {
-        std::vector<std::string> messages;
         std::vector<std::string> parents;
         for (const auto& h : layout_.v1) parents.push_back(h.own_dir);
         if (layout_.unified) parents.push_back(layout_.unified->own_dir);
-        std::vector<std::string> dead_ids;
-        // Kill first (in the unified hierarchy the whole tree at once), then remove.
-        for (const auto& parent : parents) {
-            for (const auto& name : list_box_dirs(parent)) {
-                std::string id = run_id_of_box(name);
-                if (id.empty() || id == run_id_ || RunLock::alive(id)) continue;
-                std::string dir = parent + "/" + name;
-                int killed = static_cast<int>(read_cg_procs(dir).size());
-                if (exists(dir + "/cgroup.kill")) {
-                    write_file(dir + "/cgroup.kill", "1");
-                    wait_unified_empty(dir, 5000);
-                } else {
-                    for (int round = 0; round < 500 && !read_cg_procs(dir).empty(); ++round) {
-                        cg_signal_procs(dir, SIGKILL);
-                        std::this_thread::sleep_for(std::chrono::milliseconds(2));
-                    }
-                }
-                cg_remove_tree(dir);
-                messages.push_back(fmt::format("removed stale cgroup {} left by a launcher that is gone{}", dir,
-                                               killed ? fmt::format(" (killed {} process{})", killed, killed == 1 ? "" : "es") : ""));
-                dead_ids.push_back(id);
-            }
-        }
-        for (const auto& id : dead_ids) RunLock::forget(id);
-        return messages;
+        return cg_remove_stale_boxes(parents, run_id_);
+    }
+
+    std::string launcher_memcg() const override {
+        const Hierarchy* mem = layout_.find("memory");
+        return mem ? kernel_cgroup_path(*mem) : "";
     }
 
 private:

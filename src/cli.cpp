@@ -120,6 +120,7 @@ struct RunFlags {
     std::string report_dir;
     int jobs = 1;
     bool allow_unboxed = false;
+    bool verbose = false;
     std::string oom_source = "auto";
     std::string oom_settle = "200ms";
 };
@@ -148,6 +149,11 @@ int do_run(const std::vector<SuiteSpec>& suites, const RunFlags& flags) {
         std::cerr << "corral: warning: " << note << "\n";
         report.notes.push_back(note);
     }
+    for (const auto& msg : backend->setup_notes()) {
+        if (flags.verbose) std::cerr << "corral: " << msg << "\n";
+        report.notes.push_back(msg);
+    }
+    if (flags.verbose) std::cerr << "corral: backend " << backend->name() << ", run id " << lock.id() << "\n";
     for (const auto& msg : with_context("removing stale cgroups", [&] { return backend->remove_stale(); })) {
         std::cerr << "corral: " << msg << "\n";
         report.notes.push_back(msg);
@@ -169,12 +175,7 @@ int do_run(const std::vector<SuiteSpec>& suites, const RunFlags& flags) {
     opts.child_oom_score_adj = protect_launcher_from_oom();
     opts.oom = &oom;
     opts.oom_settle = oom_settle;
-    if (report.backend != "unboxed") {
-        CgroupLayout layout = detect_layout();
-        const Hierarchy* mem = layout.find("memory");
-        if (!mem && layout.unified) mem = &*layout.unified;
-        if (mem) opts.launcher_memcg = kernel_cgroup_path(*mem);
-    }
+    opts.launcher_memcg = backend->launcher_memcg();
     RunOutcome outcome = run_suites(*backend, suites, opts);
     bool interrupted = outcome.interrupted;
     report.suites = std::move(outcome.results);
@@ -218,6 +219,7 @@ int cli_main(int argc, char** argv) {
     run->add_option("profiles", run_profiles, "YAML profiles")->type_name("PROFILE");
     run->add_option("--report-dir", flags.report_dir, "Where report.json and the outputs go (default corral-reports/<UTC timestamp>)");
     run->add_option("--jobs,-j", flags.jobs, "Suites to run at once")->check(CLI::Range(1, 256));
+    run->add_flag("--verbose,-v", flags.verbose, "Say what corral sets up (backend, cgroup changes) on stderr");
     run->add_flag("--allow-unboxed", flags.allow_unboxed, "Run even when no cgroup can be made (nothing is enforced; the report says so)");
     run->add_option("--oom-source", flags.oom_source, "Kernel OOM records from: auto (journal where journald runs, else kmsg), kmsg, journal, none")
         ->check(CLI::IsMember({"auto", "kmsg", "journal", "none"}));

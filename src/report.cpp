@@ -46,6 +46,14 @@ json limits_json(const SuiteResult& s) {
             {"kill_grace_s", to_seconds(s.kill_grace)}};
 }
 
+// A counter file as an object, or null when the backend has none.
+json counters_json(const std::map<std::string, std::uint64_t>& m) {
+    if (m.empty()) return nullptr;
+    json j = json::object();
+    for (const auto& [k, v] : m) j[k] = v;
+    return j;
+}
+
 json memory_json(const SuiteResult& s) {
     json samples = json::array();
     for (const auto& m : s.samples) samples.push_back(json::array({m.t_s, m.bytes, m.last_line}));
@@ -53,11 +61,30 @@ json memory_json(const SuiteResult& s) {
     for (const auto& p : s.pressure)
         pressure.push_back(
             json::array({p.t_s, p.some_avg10, p.full_avg10, p.some_total_us, p.full_total_us}));
+    json peak_sample = nullptr;
+    if (s.peak_sample)
+        peak_sample = {{"t_s", s.peak_sample->t_s},
+                       {"bytes", s.peak_sample->bytes},
+                       {"anon_bytes", opt_json(s.peak_sample->anon_bytes)},
+                       {"file_bytes", opt_json(s.peak_sample->file_bytes)}};
+    PressureSummary ps = summarize_pressure(s.pressure);
+    json summary = nullptr;
+    if (ps.available)
+        summary = {{"some_total_s", ps.some_total_s},
+                   {"full_total_s", ps.full_total_s},
+                   {"worst_full_percent", ps.worst_full_percent},
+                   {"worst_start_s", ps.worst_start_s},
+                   {"worst_window_s", ps.worst_window_s},
+                   {"thrashing", ps.thrashing},
+                   {"threshold", {{"full_percent", kThrashingFullPercent}, {"window_s", kThrashingWindowS}}}};
     return {{"peak_bytes", opt_json(s.peak_bytes)},
             {"peak_source", str_or_null(s.peak_source)},
+            {"peak_sample", std::move(peak_sample)},
             {"samples", std::move(samples)},
             {"failcnt", s.memory_failcnt},
-            {"pressure", {{"samples", std::move(pressure)}}}};
+            {"events", counters_json(s.memory_events)},
+            {"events_local", counters_json(s.memory_events_local)},
+            {"pressure", {{"samples", std::move(pressure)}, {"summary", std::move(summary)}}}};
 }
 
 json hook_json(const std::optional<HookResult>& h) {
@@ -94,10 +121,12 @@ json suite_to_json(const SuiteResult& s) {
     json records = json::array();
     for (const auto& k : s.oom_records) records.push_back(k.detail);
     j["oom"] = {{"kills", std::max<std::uint64_t>(s.oom_kills, s.oom_records.size())}, {"records", std::move(records)}};
-    j["tasks"] = {{"limit_hits", s.tasks_limit_hits}};
+    j["tasks"] = {{"limit_hits", s.tasks_limit_hits}, {"events", counters_json(s.pids_events)}};
     j["cpu"] = {{"usage_us", opt_json(s.cpu_usage_us)},
                 {"throttled_us", opt_json(s.cpu_throttled_us)},
-                {"nr_throttled", opt_json(s.cpu_nr_throttled)}};
+                {"nr_throttled", opt_json(s.cpu_nr_throttled)},
+                {"stat", counters_json(s.cpu_stat)}};
+    j["start_method"] = str_or_null(s.start_method);
     j["left_behind"] = {{"count", s.left_behind_count}, {"processes", std::move(left)}};
     j["timeout_snapshot"] = std::move(snapshot);
     j["on_timeout"] = hook_json(s.on_timeout);

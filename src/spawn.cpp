@@ -1,6 +1,7 @@
 #include "corral/spawn.hpp"
 
 #include <fcntl.h>
+#include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/pidfd.h>
@@ -148,13 +149,45 @@ std::string HeldChild::release() {
     return msg;
 }
 
-HeldChild spawn_held(const SpawnSpec& spec) {
+namespace {
+
+bool g_clone3_cgroup_broken = false;
+
+// clone3 with CLONE_PIDFD | CLONE_INTO_CGROUP, fork-like (no new stack). Returns the pid (0 in the
+// child), or -1 with errno.
+pid_t clone_into_cgroup(int cgroup_fd, int& pidfd_out) {
+    clone_args args{};
+    args.flags = CLONE_PIDFD | CLONE_INTO_CGROUP;
+    args.pidfd = reinterpret_cast<std::uint64_t>(&pidfd_out);
+    args.exit_signal = SIGCHLD;
+    args.cgroup = static_cast<std::uint64_t>(cgroup_fd);
+    return static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
+}
+
+}  // namespace
+
+bool clone_into_cgroup_unsupported() { return g_clone3_cgroup_broken; }
+
+HeldChild spawn_held(const SpawnSpec& spec, int cgroup_fd) {
     if (spec.argv.empty()) throw Error("empty command");
     CStrings argv(spec.argv), envp(spec.env);
     UniqueFd go_r, go_w, err_r, err_w;
     make_pipe(go_r, go_w);
     make_pipe(err_r, err_w);
-    pid_t pid = ::fork();
+    pid_t pid = -1;
+    bool in_cgroup = false;
+    int clone_pidfd = -1;
+    if (cgroup_fd >= 0 && !g_clone3_cgroup_broken) {
+        pid = clone_into_cgroup(cgroup_fd, clone_pidfd);
+        if (pid < 0 && (errno == ENOSYS || errno == E2BIG || errno == EINVAL)) {
+            g_clone3_cgroup_broken = true;  // kernel before 5.7: fork, then cgroup.procs
+        } else if (pid < 0) {
+            throw_errno("clone3(CLONE_INTO_CGROUP)");
+        } else {
+            in_cgroup = true;
+        }
+    }
+    if (!in_cgroup) pid = ::fork();
     if (pid < 0) throw_errno("fork");
     if (pid == 0) {
         go_w.reset();
@@ -163,15 +196,18 @@ HeldChild spawn_held(const SpawnSpec& spec) {
     }
     go_r.reset();
     err_w.reset();
-    UniqueFd pidfd;
-    try {
-        pidfd = pidfd_of(pid);
-    } catch (...) {
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
-        throw;
+    UniqueFd pidfd(clone_pidfd);
+    if (!pidfd) {
+        try {
+            pidfd = pidfd_of(pid);
+        } catch (...) {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, nullptr, 0);
+            throw;
+        }
     }
-    return HeldChild(pid, std::move(pidfd), std::move(go_w), std::move(err_r));
+    ::fcntl(pidfd.get(), F_SETFD, FD_CLOEXEC);
+    return HeldChild(pid, std::move(pidfd), std::move(go_w), std::move(err_r), in_cgroup);
 }
 
 UniqueFd spawn_now(const SpawnSpec& spec, pid_t& pid_out) {

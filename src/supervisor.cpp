@@ -203,8 +203,13 @@ void SuiteRun::start() {
     sp.stderr_fd = err_w.get();
     std::optional<HeldChild> held;
     try {
-        held.emplace(spawn_held(sp));
-        box_->enter(held->pid());
+        held.emplace(spawn_held(sp, box_->cgroup_fd()));
+        if (held->in_cgroup()) {
+            res_.start_method = "clone3-into-cgroup";
+        } else {
+            box_->enter(held->pid());
+            res_.start_method = "cgroup.procs";
+        }
     } catch (const Error& e) {
         return fail_launch(std::string("starting the suite in its box: ") + e.what());
     }
@@ -251,7 +256,17 @@ void SuiteRun::on_sample() {
         for (pid_t p : box_->pids()) pids_seen_.insert(p);
         BoxSample s = box_->sample();
         double t = seconds_since(t0_);
-        if (box_->enforced()) res_.samples.push_back({t, s.memory_bytes, res_.last_line});
+        if (box_->enforced()) {
+            res_.samples.push_back({t, s.memory_bytes, res_.last_line});
+            if (!res_.peak_sample || s.memory_bytes > res_.peak_sample->bytes) {
+                PeakSample peak{t, s.memory_bytes, std::nullopt, std::nullopt};
+                if (auto split = box_->memory_split()) {
+                    peak.anon_bytes = split->anon_bytes;
+                    peak.file_bytes = split->file_bytes;
+                }
+                res_.peak_sample = peak;
+            }
+        }
         if (s.pressure) {
             s.pressure->t_s = t;
             res_.pressure.push_back(*s.pressure);
@@ -411,6 +426,10 @@ void SuiteRun::finish() {
             res_.cpu_usage_us = c.cpu_usage_us;
             res_.cpu_throttled_us = c.cpu_throttled_us;
             res_.cpu_nr_throttled = c.cpu_nr_throttled;
+            res_.memory_events = std::move(c.memory_events);
+            res_.memory_events_local = std::move(c.memory_events_local);
+            res_.pids_events = std::move(c.pids_events);
+            res_.cpu_stat = std::move(c.cpu_stat);
         } catch (const Error& e) {
             res_.notes.push_back(std::string("reading the box's counters failed: ") + e.what());
         }

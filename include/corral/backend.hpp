@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +28,12 @@ struct BoxCounters {
     std::uint64_t memory_failcnt = 0;
     std::uint64_t tasks_limit_hits = 0;
     std::optional<std::uint64_t> cpu_usage_us, cpu_throttled_us, cpu_nr_throttled;
+    // Raw counter files where the backend has them (cgroup v2); empty otherwise.
+    std::map<std::string, std::uint64_t> memory_events, memory_events_local, pids_events, cpu_stat;
+};
+
+struct MemorySplit {
+    std::uint64_t anon_bytes = 0, file_bytes = 0;
 };
 
 // One suite's resource box. The destructor ends whatever is left in it and removes it.
@@ -52,6 +59,13 @@ public:
 
     virtual BoxSample sample() = 0;
     virtual BoxCounters counters() = 0;
+    // anon / file from memory.stat (read when a sample sets a new peak), or nullopt.
+    virtual std::optional<MemorySplit> memory_split() { return std::nullopt; }
+
+    // A directory fd of the box's cgroup when the box is a single cgroup (v2): a child started
+    // with clone3(CLONE_INTO_CGROUP) on it is in the box from its first instruction, and needs no
+    // enter(). -1 otherwise.
+    virtual int cgroup_fd() const { return -1; }
 
     // Limit-by-limit remarks for the report (e.g. v1 has no MemoryHigh throttling).
     virtual std::vector<std::string> notes() const = 0;
@@ -68,6 +82,12 @@ public:
     virtual std::unique_ptr<Box> create_box(const std::string& suite_name) = 0;
     // Empties and removes boxes left by a launcher that died; returns one message per box.
     virtual std::vector<std::string> remove_stale() = 0;
+    // The launcher's memory cgroup as the kernel names it in OOM lines ("" when unknown or the
+    // root): OOM kills below it that hit no suite are the run's own records.
+    virtual std::string launcher_memcg() const { return ""; }
+    // What setting up the backend changed on the machine (for the report and --verbose), e.g.
+    // the launcher moving itself into a leaf cgroup.
+    virtual std::vector<std::string> setup_notes() const { return {}; }
 };
 
 // Picks the cgroup backend for this machine; boxes are named corral-<suite>-<run_id>.

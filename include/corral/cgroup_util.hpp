@@ -35,4 +35,17 @@ std::string run_id_of_box(const std::string& dir_name);
 // Subdirectories of dir whose names start with "corral-".
 std::vector<std::string> list_box_dirs(const std::string& dir);
 
+// Turns a failed mkdir/write in cgroupfs into advice a user can act on ("" when there is none).
+std::string cgroup_advice(int err, const std::string& path);
+// mkdir of a cgroup; a failure is a SysError naming the directory, with advice where there is some.
+void cg_make(const std::string& dir);
+// Waits until a cgroup2 directory's cgroup.events says "populated 0"; false on timeout.
+bool cg_wait_empty(const std::string& dir, int timeout_ms);
+// "populated" read through an open cgroup.events fd: kernfs keeps signalling EPOLLPRI on an fd until
+// that fd has read the file's new contents.
+bool cg_events_populated(int fd);
+// Kills what runs in, and removes, every box below `parents` whose launcher is gone (its run lock is
+// free); returns one message per box removed.
+std::vector<std::string> cg_remove_stale_boxes(const std::vector<std::string>& parents, const std::string& own_run_id);
+
 }  // namespace corral

@@ -12,7 +12,4 @@ namespace corral {
 // Throws Error with advice when the memory hierarchy is missing or not writable.
 std::unique_ptr<Backend> make_cgroup_v1_backend(const CgroupLayout& layout, const std::string& run_id);
 
-// Turns a failed mkdir/write in cgroupfs into advice a user can act on.
-std::string cgroup_advice(int err, const std::string& path);
-
 }  // namespace corral

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,6 +31,28 @@ struct PressureSample {
     double some_avg10 = 0, full_avg10 = 0;
     std::uint64_t some_total_us = 0, full_total_us = 0;
 };
+
+// What the suite's memory was at its highest sample (memory.stat split into anon and file).
+struct PeakSample {
+    double t_s = 0;
+    std::uint64_t bytes = 0;
+    std::optional<std::uint64_t> anon_bytes, file_bytes;
+};
+
+// Memory thrashing, judged from PSI "full" stall time (every runnable task of the suite stalled on
+// memory: reclaim, refaults, memory.high throttling). Documented in docs/report-schema.md.
+inline constexpr double kThrashingFullPercent = 20.0;  // at least this share of wall time stalled…
+inline constexpr double kThrashingWindowS = 5.0;       // …over a window at least this long
+
+struct PressureSummary {
+    bool available = false;  // PSI samples were read
+    double some_total_s = 0, full_total_s = 0;
+    // The worst window of at least kThrashingWindowS (or the whole run when it was shorter).
+    double worst_full_percent = 0;
+    double worst_start_s = 0, worst_window_s = 0;
+    bool thrashing = false;  // worst_full_percent >= threshold over a window >= kThrashingWindowS
+};
+PressureSummary summarize_pressure(const std::vector<PressureSample>& samples);
 
 struct ProcInfo {
     pid_t pid = 0;
@@ -86,6 +109,11 @@ struct SuiteResult {
     std::string peak_source;  // e.g. "memory.max_usage_in_bytes"
     std::vector<MemorySample> samples;
     std::vector<PressureSample> pressure;
+    std::optional<PeakSample> peak_sample;
+    // Raw cgroup counters where the backend has them (v2: memory.events, memory.events.local,
+    // pids.events, cpu.stat); empty maps otherwise.
+    std::map<std::string, std::uint64_t> memory_events, memory_events_local, pids_events, cpu_stat;
+    std::string start_method;  // "clone3-into-cgroup", "cgroup.procs" (how the main process entered the box)
     std::uint64_t oom_kills = 0;       // kernel OOM kills in the box (the cgroup's counter)
     std::vector<OomKill> oom_records;  // the kernel's own records of them
     std::uint64_t memory_failcnt = 0;  // times the memory limit was hit

@@ -35,15 +35,17 @@ std::vector<std::string> build_env(bool env_clear, const std::map<std::string, s
 // A child held before exec. Destroying a HeldChild that was never released kills and reaps it.
 class HeldChild {
 public:
-    HeldChild(pid_t pid, UniqueFd pidfd, UniqueFd go, UniqueFd err) noexcept
-        : pid_(pid), pidfd_(std::move(pidfd)), go_(std::move(go)), err_(std::move(err)) {}
+    HeldChild(pid_t pid, UniqueFd pidfd, UniqueFd go, UniqueFd err, bool in_cgroup) noexcept
+        : pid_(pid), pidfd_(std::move(pidfd)), go_(std::move(go)), err_(std::move(err)), in_cgroup_(in_cgroup) {}
     HeldChild(HeldChild&& o) noexcept
         : pid_(std::exchange(o.pid_, -1)), pidfd_(std::move(o.pidfd_)), go_(std::move(o.go_)),
-          err_(std::move(o.err_)), released_(o.released_) {}
+          err_(std::move(o.err_)), in_cgroup_(o.in_cgroup_), released_(o.released_) {}
     HeldChild& operator=(HeldChild&&) = delete;
     ~HeldChild();
 
     pid_t pid() const noexcept { return pid_; }
+    // Started by clone3(CLONE_INTO_CGROUP): already in its box.
+    bool in_cgroup() const noexcept { return in_cgroup_; }
     // Lets the child go on to unshare/chdir/exec. Returns "" when exec succeeded, else what
     // failed ("execvp 'foo': No such file or directory"); the child has then exited (reap it).
     std::string release();
@@ -55,11 +57,18 @@ private:
     UniqueFd pidfd_;
     UniqueFd go_;
     UniqueFd err_;
+    bool in_cgroup_ = false;
     bool released_ = false;
 };
 
 // Forks the child (new session, signals reset, stdin /dev/null) and holds it. Throws SysError.
-HeldChild spawn_held(const SpawnSpec& spec);
+// With cgroup_fd >= 0 the child is started by clone3(CLONE_INTO_CGROUP) directly in that cgroup
+// (Linux 5.7+); where the kernel lacks it (ENOSYS, E2BIG, EINVAL) it falls back to fork, and
+// in_cgroup() is false: the caller then moves the child with cgroup.procs.
+HeldChild spawn_held(const SpawnSpec& spec, int cgroup_fd = -1);
+
+// Whether clone3(CLONE_INTO_CGROUP) is known not to work on this kernel (after a fallback).
+bool clone_into_cgroup_unsupported();
 
 // Starts a plain child right away (hooks): same set-up without holding or a cgroup namespace.
 // Returns the pidfd; pid_out receives the pid. Throws SysError; exec failure makes the child exit 127.

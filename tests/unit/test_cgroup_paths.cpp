@@ -89,6 +89,7 @@ TEST_CASE("box directory names carry the run id", "[cgroup_util]") {
     CHECK(run_id_of_box("corral-unit-1a2b3c4d") == "1a2b3c4d");
     CHECK(run_id_of_box("corral-my-suite-1a2b3c4d") == "1a2b3c4d");
     CHECK(run_id_of_box("corral-") == "");
+    CHECK(run_id_of_box("corral-launcher") == "");  // the v2 launcher leaf is not a box
     CHECK(run_id_of_box("other-x-1") == "");
 }
 
