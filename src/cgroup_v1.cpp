@@ -113,7 +113,10 @@ public:
             });
         }
         if (l.oom_group)
-            throw Error("applying memory.oom_group: cgroup v1 has no memory.oom_group (it needs cgroup v2)");
+            notes_.push_back(
+                "memory.oom_group: cgroup v1 has no memory.oom.group; corral emulates it by killing the whole tree "
+                "as soon as it sees the box's first OOM kill (memory.oom_control), so other processes may run on "
+                "for up to one sample interval");
     }
 
     void enter(pid_t pid) override {
@@ -188,6 +191,9 @@ public:
             c.cpu_usage_us = read_cg_u64(cpuacct_ + "/cpuacct.usage").value_or(0) / 1000;
         return c;
     }
+
+    bool oom_group_native() const override { return false; }
+    std::uint64_t oom_kills_now() override { return read_cg_keyed(mem_ + "/memory.oom_control")["oom_kill"]; }
 
     std::optional<MemorySplit> memory_split() override {
         // total_* include the box's descendants; like v2's anon/file, shmem (tmpfs) counts as file.

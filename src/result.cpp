@@ -203,6 +203,7 @@ std::string oom_sentence(const SuiteResult& r) {
         if (r.peak_bytes) s += "; its peak was " + format_bytes(*r.peak_bytes);
     }
     if (!r.last_line.empty()) s += " while the suite printed " + quote_line(r.last_line, kQuoteChars);
+    if (r.limits.oom_group) s += "; memory.oom_group ended the whole suite";
     return s;
 }
 

@@ -96,6 +96,7 @@ private:
     std::string box_name_;         // "" when unboxed
     std::set<pid_t> pids_seen_;    // every pid seen in the box, for OOM attribution
     double start_mono_s_ = 0;
+    bool oom_group_done_ = false;  // emulated memory.oom_group fired
 };
 
 class Runner {
@@ -270,6 +271,14 @@ void SuiteRun::on_sample() {
         if (s.pressure) {
             s.pressure->t_s = t;
             res_.pressure.push_back(*s.pressure);
+        }
+        if (spec_.limits.oom_group && !oom_group_done_ && phase_ == Phase::Running && box_->enforced() &&
+            !box_->oom_group_native() && box_->oom_kills_now() > 0) {
+            oom_group_done_ = true;
+            int n = box_->kill_all();
+            res_.notes.push_back(fmt::format(
+                "memory.oom_group (emulated): corral killed the suite's remaining {} after its OOM kill at t={}",
+                n == 1 ? std::string("process") : fmt::format("{} processes", n), format_seconds(t)));
         }
     } catch (const Error&) {
         // a sample lost while the box is torn down is not worth failing the run

@@ -62,6 +62,11 @@ public:
     // anon / file from memory.stat (read when a sample sets a new peak), or nullopt.
     virtual std::optional<MemorySplit> memory_split() { return std::nullopt; }
 
+    // memory.oom_group: true when the kernel kills the whole box on an OOM (cgroup v2). Otherwise
+    // corral emulates it, polling oom_kills_now() and killing the tree after the first OOM kill.
+    virtual bool oom_group_native() const { return true; }
+    virtual std::uint64_t oom_kills_now() { return 0; }
+
     // A directory fd of the box's cgroup when the box is a single cgroup (v2): a child started
     // with clone3(CLONE_INTO_CGROUP) on it is in the box from its first instruction, and needs no
     // enter(). -1 otherwise.

@@ -31,6 +31,26 @@ TEST_CASE("memory.max 64M OOM-kills a 512 MiB allocation", "[host][memory]") {
     CHECK(peak <= 64.0 * kMiB + 2.0 * kMiB);
     CHECK_THAT(str(s, "/explanation"), Catch::Contains("memory.max"));
     CHECK_THAT(suite_stdout(s, reports.path()), Catch::Contains("allocated 8 MiB"));
+    // The kernel's own record of the kill, attributed to this suite.
+    REQUIRE(field(s, "/oom/records").size() >= 1);
+    CHECK(str(s, "/oom/records/0/victim/comm") == "alloc");
+    CHECK(str(s, "/oom/records/0/whose_limit") == "own");
+    // The highest sample (the run is shorter than a sample interval: it may be the first) with its
+    // anon/file split; test_pressure checks the split on a long run.
+    CHECK(num(s, "/memory/peak_sample/bytes") <= peak);
+    CHECK(field(s, "/memory/peak_sample/anon_bytes").is_number());
+    if (backend == "cgroup-v2") {
+        CHECK(str(s, "/memory/peak_source") == "memory.peak");
+        CHECK(num(s, "/memory/events/oom_kill") >= 1);
+        CHECK(num(s, "/memory/events/max") >= 1);
+        CHECK(num(s, "/memory/events_local/oom_kill") >= 1);
+        CHECK(str(s, "/start_method") == "clone3-into-cgroup");
+        CHECK(field(s, "/cpu/stat/usage_usec").is_number());
+    } else if (backend == "cgroup-v1") {
+        CHECK(str(s, "/memory/peak_source") == "memory.max_usage_in_bytes");
+        CHECK(field(s, "/memory/events").is_null());
+        CHECK(str(s, "/start_method") == "cgroup.procs");
+    }
     hc.finish();
 }
 
@@ -89,6 +109,7 @@ TEST_CASE("tasks-max 20 refuses forks of a fork flood and counts the hits", "[ho
     CHECK(str(s, "/verdict") == "passed");
     CHECK(num(s, "/limits/tasks_max") == 20);
     CHECK(num(s, "/tasks/limit_hits") > 0);
+    if (str(report, "/backend") == "cgroup-v2") CHECK(num(s, "/tasks/events/max") > 0);
 
     const std::string out = suite_stdout(s, reports.path());
     INFO("suite stdout: " << out);
