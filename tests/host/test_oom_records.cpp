@@ -25,18 +25,22 @@ bool ends_with(const std::string& s, const std::string& tail) {
     return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
-// A memory cgroup below the test's own, removed (after its processes are gone) on destruction.
+// A memory cgroup below the test's own (v1 memory.limit_in_bytes, v2 memory.max), removed with
+// what is below it (on v2, corral's corral-launcher leaf) once its processes are gone.
 class ParentMemcg {
 public:
     explicit ParentMemcg(const std::string& limit) {
         auto hs = own_hierarchies();
         const Hierarchy* mem = memory_hierarchy(hs);
-        if (!mem || mem->v2) throw std::runtime_error("no v1 memory hierarchy");
+        if (!mem) throw std::runtime_error("no memory hierarchy");
         dir_ = mem->dir + "/ancestor-" + std::to_string(::getpid());
         if (::mkdir(dir_.c_str(), 0755) < 0) throw std::runtime_error("mkdir " + dir_);
-        write_text(dir_ + "/memory.limit_in_bytes", limit);
+        write_text(dir_ + (mem->v2 ? "/memory.max" : "/memory.limit_in_bytes"), limit);
     }
-    ~ParentMemcg() { ::rmdir(dir_.c_str()); }
+    ~ParentMemcg() {
+        ::rmdir((dir_ + "/corral-launcher").c_str());
+        ::rmdir(dir_.c_str());
+    }
     const std::string& dir() const { return dir_; }
 
 private:

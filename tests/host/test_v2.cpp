@@ -47,6 +47,11 @@ private:
     std::error_code ec_;
 };
 
+std::string trimmed(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    return s;
+}
+
 std::string sh_quote(const std::string& s) {
     std::string out = "'";
     for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
@@ -64,7 +69,7 @@ TEST_CASE("v2: corral alone in a cgroup without controllers moves into a corral-
     // leaftest-N (the level above its own) and, after moving itself into a leaf, in its own cgroup.
     const std::string top = own + "/leaftest-" + std::to_string(::getpid());
     TestCgroup cg(top + "/inner");
-    CHECK(read_text(top + "/cgroup.subtree_control") == "\n");
+    CHECK(trimmed(read_text(top + "/cgroup.subtree_control")).empty());
     TempDir reports("leaf");
     const std::string script = "echo $$ > " + sh_quote(cg.path() + "/cgroup.procs") + " && exec " +
                                sh_quote(corral_bin()) + " run -v --report-dir " + sh_quote(reports.path()) +
@@ -113,6 +118,6 @@ TEST_CASE("v2: a cgroup shared with other processes is an error naming them, and
     CHECK_THAT(r.err, Catch::Contains("(sh)"));
     CHECK_THAT(r.err, Catch::Contains("(sleep)"));
     CHECK_FALSE(std::filesystem::exists(cg.path() + "/corral-launcher"));
-    CHECK(read_text(cg.path() + "/cgroup.subtree_control") == "\n");
+    CHECK(trimmed(read_text(cg.path() + "/cgroup.subtree_control")).empty());
     hc.finish();
 }

@@ -4,13 +4,26 @@
 # hierarchy mounted at /sys/fs/cgroup.  Results come back over the serial
 # console, which is tee'd to stdout and a log file.
 #
-# usage: tests/vm/run-vm.sh [--timeout SECONDS] [--file PATH]... -- BINARY [ARGS...]
+# usage: tests/vm/run-vm.sh [--timeout SECONDS] [--memory MIB] [--cpus N]
+#                           [--cgroup PATH] [--file PATH]... -- BINARY [ARGS...]
 #
 #   BINARY and every --file PATH are copied into the VM at the same absolute
 #   path, together with the shared libraries ldd reports for them (and the
-#   dynamic loader).  Inside the VM the harness runs `cd $(dirname BINARY);
-#   BINARY ARGS...` as root in the root cgroup, with +memory +pids +cpu enabled
-#   in the root's cgroup.subtree_control.
+#   dynamic loader); the image has a merged /usr as Debian 12 has, and a
+#   shipped program replaces the busybox applet of the same name (e.g.
+#   --file /usr/bin/sh, dash on Debian, is then /bin/sh too).
+#   Inside the VM the harness runs `cd $(dirname BINARY); BINARY ARGS...` as
+#   root with stdin /dev/null, in the root cgroup (or in --cgroup PATH, e.g.
+#   /user.slice/session.scope, created with +memory +pids +cpu enabled in every
+#   cgroup above it), with +memory +pids +cpu in the root's subtree_control.
+#   The VM has /proc, /sys, devtmpfs /dev (with /dev/kmsg), tmpfs /tmp, /run
+#   and /dev/shm, /etc/passwd with root, HOME=/root and busybox for every tool.
+#   The command's environment has CORRAL_VM_DEADLINE: the uptime in seconds
+#   (/proc/uptime) by which it should be done, 10 s before the VM is killed.
+#
+#   --timeout  the whole run, set-up (packages, kernel, initramfs) included:
+#              default 240 s
+#   --memory   guest RAM in MiB (default 2048); --cpus vCPUs (default 2)
 #
 # environment:
 #   CORRAL_VM_CACHE    cache dir for the kernel and logs (default build/vm-cache)
@@ -25,6 +38,9 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CACHE=${CORRAL_VM_CACHE:-$REPO/build/vm-cache}
 TIMEOUT=240
+MEMORY=2048
+CPUS=2
+CGROUP=
 FILES=()
 
 die() { echo "run-vm: $*" >&2; exit 1; }
@@ -36,19 +52,28 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 while [ $# -gt 0 ]; do
     case $1 in
         --timeout) [ $# -ge 2 ] || die "--timeout needs a value"; TIMEOUT=$2; shift 2 ;;
+        --memory)  [ $# -ge 2 ] || die "--memory needs a value"; MEMORY=$2; shift 2 ;;
+        --cpus)    [ $# -ge 2 ] || die "--cpus needs a value"; CPUS=$2; shift 2 ;;
+        --cgroup)  [ $# -ge 2 ] || die "--cgroup needs a path"; CGROUP=$2; shift 2 ;;
         --file)    [ $# -ge 2 ] || die "--file needs a path"; FILES+=("$2"); shift 2 ;;
         --) shift; break ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
-        *) die "unknown option '$1' (usage: $0 [--timeout S] [--file PATH]... -- BINARY [ARGS...])" ;;
+        -h|--help) awk 'NR > 1 && /^set -euo/ { exit } NR > 1' "$0"; exit 0 ;;
+        *) die "unknown option '$1' (usage: $0 [--timeout S] [--memory MIB] [--cpus N] [--cgroup PATH] [--file PATH]... -- BINARY [ARGS...])" ;;
     esac
 done
-[ $# -ge 1 ] || die "no command given (usage: $0 [--timeout S] [--file PATH]... -- BINARY [ARGS...])"
+[ $# -ge 1 ] || die "no command given (usage: $0 [--timeout S] [--memory MIB] [--cpus N] [--cgroup PATH] [--file PATH]... -- BINARY [ARGS...])"
 case $TIMEOUT in ''|*[!0-9]*) die "--timeout must be a whole number of seconds" ;; esac
+case $MEMORY in ''|*[!0-9]*) die "--memory must be a whole number of MiB" ;; esac
+case $CPUS in ''|*[!0-9]*|0) die "--cpus must be a positive whole number" ;; esac
+if [ -n "$CGROUP" ]; then
+    [[ $CGROUP =~ ^(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+$ ]] ||
+        die "--cgroup must be a path below the cgroup root such as /user.slice/session.scope (got '$CGROUP')"
+fi
 BIN=$1; shift
 case $BIN in
     /*) ;;
     */*) BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN") ;;
-    *) BIN=$(command -v "$BIN") || die "'$1' not found in PATH" ;;
+    *) BIN=$(command -v "$BIN") || die "'$BIN' not found in PATH" ;;
 esac
 [ -f "$BIN" ] || die "no such file: $BIN"
 for f in "${FILES[@]}"; do [ -e "$f" ] || die "no such file: $f"; done
@@ -74,15 +99,25 @@ fi
 # with `apt-get download` and unpacked with `dpkg-deb -x`: the host's /boot
 # and dpkg database are never touched.
 mkdir -p "$CACHE/logs"
+# Console logs of the last 20 runs are kept.
+{ ls -1t "$CACHE"/logs/vm-*.log 2>/dev/null || true; } | tail -n +20 | xargs -r rm -f
+newest_kernel_pkg() {
+    apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64(-unsigned)?$' |
+        awk '{print $1}' | sort -V | tail -n1
+}
 if [ ! -e "$CACHE/vmlinuz" ] || [ "${CORRAL_VM_REFRESH:-0}" = 1 ]; then
-    pkg=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64(-unsigned)?$' \
-          | awk '{print $1}' | sort -V | tail -n1)
-    [ -n "$pkg" ] || die "no linux-image-6.1.0-*-amd64 package known to apt (run apt-get update?)"
+    pkg=$(newest_kernel_pkg)
+    if [ -z "$pkg" ]; then
+        log "no linux-image-6.1.0-*-amd64 package known to apt: apt-get update"
+        $SUDO apt-get update -qq >&2 || die "apt-get update failed"
+        pkg=$(newest_kernel_pkg)
+    fi
+    [ -n "$pkg" ] || die "no linux-image-6.1.0-*-amd64 package known to apt, even after apt-get update (is bookworm in the sources?)"
     if [ ! -d "$CACHE/$pkg" ]; then
         log "downloading kernel package $pkg"
         dl=$(mktemp -d "$CACHE/dl.XXXXXX")
         chmod 755 "$dl"; chown _apt "$dl" 2>/dev/null || true  # apt drops to _apt
-        (cd "$dl" && apt-get download -q "$pkg" >&2)
+        (cd "$dl" && apt-get download -q "$pkg" >&2) || die "apt-get download $pkg failed (see apt's message above)"
         dpkg-deb -x "$dl"/"$pkg"_*.deb "$dl/root"
         mkdir -p "$CACHE/$pkg/boot"
         cp "$dl"/root/boot/vmlinuz-* "$CACHE/$pkg/boot/"
@@ -101,7 +136,10 @@ cleanup() { [ -z "$QPID" ] || kill "$QPID" 2>/dev/null || true; rm -rf "$WORK"; 
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 ROOT=$WORK/root
-mkdir -p "$ROOT"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,root,etc}
+# Merged /usr as on Debian 12: /bin/sh and /usr/bin/sh are one file, and a
+# program shipped from the host's /usr/bin replaces busybox's applet.
+mkdir -p "$ROOT"/usr/{bin,sbin,lib,lib64} "$ROOT"/{dev,proc,sys,tmp,run,root,etc}
+for d in bin sbin lib lib64; do ln -s "usr/$d" "$ROOT/$d"; done
 
 # busybox-static provides every tool the init script and the tests need.
 cp /bin/busybox "$ROOT/bin/busybox"
@@ -134,51 +172,90 @@ CMD="$(q "$BIN")"; for a in "$@"; do CMD+="$(q "$a")"; done
 
 cat > "$ROOT/init" <<EOF
 #!/bin/busybox sh
-# Generated by tests/vm/run-vm.sh: PID 1 inside the test VM.
-export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
+# Generated by tests/vm/run-vm.sh: PID 1 inside the test VM. busybox sh runs its
+# own applets for every command here, whatever was shipped; the command gets
+# Debian's root PATH.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 exec </dev/console >/dev/console 2>&1
-# A tmpfs on /tmp would hide files shipped under /tmp: copy them across.
-mkdir /.tmpfs && mount -t tmpfs -o mode=1777 tmpfs /.tmpfs && cp -a /tmp/. /.tmpfs/
-mount --move /.tmpfs /tmp && rmdir /.tmpfs
-mount -t cgroup2 none /sys/fs/cgroup || echo "CORRAL-VM: mounting cgroup2 failed"
-echo "CORRAL-VM: kernel \$(uname -r)"
+# tmpfs on /tmp and /run (corral keeps its locks in /run/corral); a tmpfs would
+# hide files shipped there, so they are copied across.
+for d in /tmp /run; do
+    mode=755; [ \$d = /tmp ] && mode=1777
+    { mkdir /.tmpfs && mount -t tmpfs -o mode=\$mode tmpfs /.tmpfs && cp -a \$d/. /.tmpfs/ &&
+      mount --move /.tmpfs \$d && rmdir /.tmpfs; } || echo "CORRAL-VM: tmpfs on \$d failed"
+done
+mkdir -p /dev/shm /dev/pts && mount -t tmpfs -o mode=1777 tmpfs /dev/shm && mount -t devpts devpts /dev/pts
+ln -s /proc/self/fd /dev/fd && ln -s fd/0 /dev/stdin && ln -s fd/1 /dev/stdout && ln -s fd/2 /dev/stderr
+hostname corral-vm
+# Mounted as systemd mounts it on Debian 12.
+mount -t cgroup2 -o nosuid,nodev,noexec,nsdelegate,memory_recursiveprot cgroup2 /sys/fs/cgroup ||
+    echo "CORRAL-VM: mounting cgroup2 failed"
+echo "CORRAL-VM: kernel \$(uname -r), \$(nproc) CPUs, \$(awk '/MemTotal/ {print int(\$2 / 1024)}' /proc/meminfo) MiB," \\
+     "clocksource \$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 echo "CORRAL-VM: cgroup.controllers: \$(cat /sys/fs/cgroup/cgroup.controllers)"
 for c in memory pids cpu; do
     echo "+\$c" > /sys/fs/cgroup/cgroup.subtree_control || echo "CORRAL-VM: cannot enable \$c"
 done
 echo "CORRAL-VM: cgroup.subtree_control: \$(cat /sys/fs/cgroup/cgroup.subtree_control)"
+# --cgroup: the command moves itself into that cgroup, created with the
+# controllers enabled in every cgroup above it and none in its own
+# subtree_control (as in a login session's scope or a container's cgroup).
+cg=/sys/fs/cgroup
+for part in \$(echo $(q "${CGROUP#/}") | tr / ' '); do
+    for c in memory pids cpu; do
+        echo "+\$c" > "\$cg/cgroup.subtree_control" || echo "CORRAL-VM: cannot enable \$c in \$cg"
+    done
+    cg=\$cg/\$part
+    mkdir -p "\$cg"
+done
+[ "\$cg" = /sys/fs/cgroup ] || echo "CORRAL-VM: the command runs in \$cg (controllers: \$(cat "\$cg/cgroup.controllers"))"
 echo "CORRAL-VM-BEGIN"
-cd "\$(dirname $(q "$BIN"))" && $CMD </dev/null
+( echo 0 > "\$cg/cgroup.procs" && cd "\$(dirname $(q "$BIN"))" && exec $CMD </dev/null )
 echo "CORRAL-VM-EXIT \$?"
 poweroff -f
 EOF
+printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin' \
+    > "$ROOT/etc/passwd"
+printf '%s\n' 'root:x:0:' 'nogroup:x:65534:' > "$ROOT/etc/group"
+echo corral-vm > "$ROOT/etc/hostname"
 chmod 755 "$ROOT/init"
-INITRD=$WORK/initrd.gz
-(cd "$ROOT" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) > "$INITRD"
+# Uncompressed: the kernel unpacks it faster under TCG than it inflates a gzip
+# of it (~1 s less boot with the host tests' 55 MB), and no time goes into gzip.
+INITRD=$WORK/initrd.cpio
+(cd "$ROOT" && find . | cpio -o -H newc -R 0:0 --quiet) > "$INITRD"
 
 # ---- boot --------------------------------------------------------------------
 LOG=$CACHE/logs/vm-$(date +%Y%m%d-%H%M%S)-$$.log
 : > "$LOG"
-log "kernel $KERNEL, initrd $(du -h "$INITRD" | cut -f1), timeout ${TIMEOUT}s, log $LOG"
 T1=$(now)
+# --timeout covers the set-up too: qemu gets what is left of it.
+left=$(awk -v t="$TIMEOUT" -v a="$T0" -v b="$T1" 'BEGIN { printf "%d", t - (b - a) }')
+[ "$left" -ge 10 ] || die "set-up took $(elapsed "$T0" "$T1") s of the ${TIMEOUT} s timeout: no time left to boot"
+log "kernel $KERNEL, initrd $(du -h "$INITRD" | cut -f1), ${MEMORY} MiB, $CPUS CPUs," \
+    "${left} s left of the ${TIMEOUT} s timeout, log $LOG"
 # qemu's stdout (the serial console) goes through a FIFO so that we can
-# timestamp the begin marker while tee'ing every line; `timeout` is the hard
-# limit (SIGTERM, then SIGKILL 5 s later).
+# timestamp the begin marker while tee'ing every line (less SeaBIOS's terminal
+# escapes); `timeout` is the hard limit (SIGTERM, then SIGKILL 5 s later).
+# `quiet` alone still prints err-level kernel lines, every OOM kill among them,
+# on the console between the test lines: loglevel=3 keeps them in /dev/kmsg.
+# CORRAL_VM_DEADLINE=N on the command line is in init's environment, and so the
+# command's: the uptime (/proc/uptime, which starts after qemu does) by which
+# it should have reported, 10 s before the hard limit.
 mkfifo "$WORK/serial"
-timeout -k 5 "$TIMEOUT" qemu-system-x86_64 -accel tcg -nographic -no-reboot \
-    -m 1024 -smp 2 -nic none -kernel "$KERNEL" -initrd "$INITRD" \
+timeout -k 5 "$left" qemu-system-x86_64 -accel tcg -nographic -no-reboot \
+    -m "$MEMORY" -smp "$CPUS" -nic none -kernel "$KERNEL" -initrd "$INITRD" \
     ${CORRAL_VM_QEMU_ARGS:-} \
-    -append "console=ttyS0 panic=-1 quiet ${CORRAL_VM_APPEND:-}" \
+    -append "console=ttyS0 panic=-1 quiet loglevel=3 CORRAL_VM_DEADLINE=$((left - 10)) ${CORRAL_VM_APPEND:-}" \
     </dev/null >"$WORK/serial" 2>&1 &
 QPID=$!
-while IFS= read -r line; do
+while IFS= read -r line || [ -n "$line" ]; do  # a last line without newline too
     line=${line%$'\r'}
     printf '%s\n' "$line"; printf '%s\n' "$line" >> "$LOG"
     case $line in CORRAL-VM-BEGIN*) [ -e "$WORK/t_begin" ] || now > "$WORK/t_begin" ;; esac
-done < "$WORK/serial"
+done < <(sed -u -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1b[c=>]//g' "$WORK/serial")
 qrc=0; wait "$QPID" || qrc=$?
 QPID=
 T2=$(now)
@@ -189,10 +266,13 @@ status=$(sed -n 's/^CORRAL-VM-EXIT \([0-9][0-9]*\).*/\1/p' "$LOG" | tail -n1)
 log "boot (qemu start -> CORRAL-VM-BEGIN): $boot; vm $(elapsed "$T1" "$T2") s;" \
     "total incl. setup $(elapsed "$T0" "$T2") s"
 if [ -z "$status" ]; then
-    why=" (hard timeout hit)"    # timeout(1) exits 124, or 137 after SIGKILL
-    [ "$qrc" = 124 ] || [ "$qrc" = 137 ] ||
-        why=" (qemu stopped early with status $qrc: kernel panic or init died?)"
-    die "the VM did not report CORRAL-VM-EXIT within $TIMEOUT s$why: see $LOG"
+    case $qrc in
+        124|137) why="the ${TIMEOUT} s timeout ran out: qemu was killed" ;;  # timeout(1): TERM, then KILL
+        0) why="the VM stopped early (panic=-1 reboots and -no-reboot then ends qemu): $(
+               grep -m1 -o 'Kernel panic.*' "$LOG" || echo "no kernel panic on the console: did init die?")" ;;
+        *) why="qemu failed with status $qrc (its message is above)" ;;
+    esac
+    die "the VM never reported CORRAL-VM-EXIT: $why; console log: $LOG"
 fi
 log "command exit status $status (log: $LOG)"
 exit "$status"

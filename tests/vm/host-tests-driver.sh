@@ -1,0 +1,137 @@
+#!/bin/sh
+# host-tests-driver.sh - runs INSIDE the test VM (POSIX sh: dash, or busybox's),
+# started by host-tests-in-vm.sh through run-vm.sh: every test case of the host
+# tier (a Catch2 v2 binary) in a process of its own, one PASS/FAIL line each
+# with its wall time, a failing case's whole output below its line, then the
+# totals in Catch2's words.
+#
+# usage: host-tests-driver.sh [--limit SECONDS] BINARY [CATCH2 ARGS...]
+#
+#   ARGS that start with '-' are Catch2 options, given to every run (an option
+#   with a value must be written --opt=value); the others are test specs
+#   (names, wildcards, [tags]; a comma is "or", several arguments are "and")
+#   that choose the test cases; none: all of them.
+#   --limit: wall-time limit of one test case (default 120), then SIGKILL.
+#
+# exit status: 0 every test case passed, 1 one or more failed, 2 nothing to run.
+set -u
+
+LIMIT=120
+if [ "${1:-}" = --limit ]; then LIMIT=$2; shift 2; fi
+[ $# -ge 1 ] || { echo "host-tests-driver: usage: $0 [--limit S] BINARY [CATCH2 ARGS...]" >&2; exit 2; }
+BIN=$1; shift
+
+OPTS_FILE=/tmp/vm-driver.opts    # one argument a line: they may hold spaces
+SPECS_FILE=/tmp/vm-driver.specs
+: > "$OPTS_FILE"; : > "$SPECS_FILE"
+for a in "$@"; do
+    case $a in -*) printf '%s\n' "$a" >> "$OPTS_FILE" ;; *) printf '%s\n' "$a" >> "$SPECS_FILE" ;; esac
+done
+
+# run_with_args FILE CMD...: runs CMD... followed by the arguments listed in
+# FILE, one a line, so that each stays one word whatever it holds.
+run_with_args() {
+    _file=$1; shift
+    while IFS= read -r _a; do set -- "$@" "$_a"; done < "$_file"
+    "$@"
+}
+
+# plural N WORD: "1 test case", "2 test cases"
+plural() { if [ "$1" -eq 1 ]; then echo "$1 $2"; else echo "$1 ${2}s"; fi; }
+uptime_s() { read -r _up _idle < /proc/uptime; echo "$_up"; }
+minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a - b }'; }
+
+# Test names, in declaration order. The listing's own exit status is the number
+# of test cases (Catch2 v2), so only its output counts.
+cat "$OPTS_FILE" "$SPECS_FILE" > /tmp/vm-driver.listargs
+run_with_args /tmp/vm-driver.listargs "$BIN" --list-test-names-only > /tmp/vm-driver.names 2> /tmp/vm-driver.list-err
+# Drop empty lines; a name that starts with '#' is printed in quotes.
+sed -e '/^[[:space:]]*$/d' -e 's/^"\(#.*\)"$/\1/' /tmp/vm-driver.names > /tmp/vm-driver.cases
+total=$(wc -l < /tmp/vm-driver.cases)
+if [ "$total" -eq 0 ]; then
+    echo "host-tests-driver: no test case to run: '$BIN --list-test-names-only $*' listed none" >&2
+    sed 's/^/    /' /tmp/vm-driver.list-err >&2
+    exit 2
+fi
+echo "host-tests-driver: $(plural "$total" "test case") of $BIN, one process each, at most ${LIMIT}s each"
+
+# The VM is killed at a hard limit; CORRAL_VM_DEADLINE (from run-vm.sh) is the
+# uptime by which we must have reported: each test case gets at most what is
+# left of it, and once too little is left the rest are reported as not run.
+DEADLINE=${CORRAL_VM_DEADLINE:-}
+case $DEADLINE in ''|*[!0-9]*) DEADLINE= ;; esac
+
+passed=0 failed=0 not_run=0 a_passed=0 a_failed=0
+: > /tmp/vm-driver.failed
+t_all=$(uptime_s)
+i=0
+while IFS= read -r name; do
+    i=$((i + 1))
+    limit=$LIMIT budget_capped=0
+    if [ -n "$DEADLINE" ]; then
+        left=$(awk -v d="$DEADLINE" -v u="$(uptime_s)" 'BEGIN { printf "%d", d - u - 3 }')
+        if [ "$left" -lt 5 ]; then
+            not_run=$((not_run + 1))
+            printf 'SKIP %7s  %s (not run: the time of the VM tier ran out)\n' "" "$name"
+            printf '%s (not run)\n' "$name" >> /tmp/vm-driver.failed
+            continue
+        fi
+        [ "$left" -lt "$limit" ] && { limit=$left; budget_capped=1; }
+    fi
+    # The exact name as a Catch2 test spec: '\' escapes every special character.
+    spec=$(printf '%s' "$name" | sed 's/[][\\,"*~]/\\&/g')
+    out=/tmp/vm-driver.case-$i.out
+    t0=$(uptime_s)
+    run_with_args "$OPTS_FILE" timeout -s KILL "$limit" "$BIN" "$spec" > "$out" 2>&1 < /dev/null
+    rc=$?
+    t=$(minus "$(uptime_s)" "$t0")
+    # Catch2's closing lines: "All tests passed (N assertions in 1 test case)" or
+    # "assertions: N | P passed | F failed" (columns that are 0 are left out).
+    counts=$(awk '
+        /^All tests passed \(/ { p = substr($4, 2); f = 0; found = 1 }
+        /^assertions:/ { found = 1
+            for (k = 2; k <= NF; k++) { if ($(k+1) == "passed") p = $k; if ($(k+1) == "failed") f = $k } }
+        END { printf "%d %d %d", p, f, found }' "$out")
+    # shellcheck disable=SC2086 # split into its three numbers on purpose
+    set -- $counts
+    a_passed=$((a_passed + $1)); a_failed=$((a_failed + $2))
+    if [ "$rc" -eq 0 ]; then
+        passed=$((passed + 1))
+        printf 'PASS %6ss  %s\n' "$t" "$name"
+        continue
+    fi
+    failed=$((failed + 1))
+    why="exit status $rc"
+    if [ "$rc" -eq 137 ]; then
+        if awk -v t="$t" -v l="$limit" 'BEGIN { exit !(t >= l - 1) }'; then
+            why="SIGKILLed after ${limit}s: the per-test limit"
+            [ "$budget_capped" -eq 0 ] || why="SIGKILLed after ${limit}s: the time of the VM tier ran out"
+        else
+            why="killed by SIGKILL (the kernel's OOM killer? see the kernel messages below)"
+        fi
+    elif [ "$rc" -gt 128 ]; then
+        why="killed by signal $((rc - 128))"
+    fi
+    [ "$3" -eq 1 ] || { why="$why, no Catch2 summary"; a_failed=$((a_failed + 1)); }
+    printf 'FAIL %6ss  %s (%s)\n' "$t" "$name" "$why"
+    sed 's/^/    | /' "$out"
+    printf '%s\n' "$name" >> /tmp/vm-driver.failed
+done < /tmp/vm-driver.cases
+t_total=$(minus "$(uptime_s)" "$t_all")
+
+echo "==============================================================================="
+if [ "$failed" -eq 0 ] && [ "$not_run" -eq 0 ] && [ "$a_passed" -gt 0 ]; then
+    echo "All tests passed ($(plural "$a_passed" assertion) in $(plural "$total" "test case"))"
+else
+    echo "test cases: $total | $passed passed | $failed failed$([ "$not_run" -eq 0 ] || echo " | $not_run not run")"
+    echo "assertions: $((a_passed + a_failed)) | $a_passed passed | $a_failed failed"
+fi
+echo "host-tests-driver: $(plural "$total" "test case") in ${t_total}s"
+if [ "$failed" -gt 0 ] || [ "$not_run" -gt 0 ]; then
+    echo "failed test cases:"
+    sed 's/^/  - /' /tmp/vm-driver.failed
+    echo "kernel messages at level err or worse (last 30 lines of dmesg):"
+    dmesg -r | grep '^<[0-3]>' | tail -n 30 | sed 's/^/    /'
+    exit 1
+fi
+exit 0
