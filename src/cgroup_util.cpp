@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <chrono>
 #include <cstring>
 #include <fmt/format.h>
@@ -178,6 +179,14 @@ bool cg_events_populated(int fd) {
     return p && p[10] == '1';
 }
 
+
+bool compat_disabled(const std::string& feature) {
+    static const std::string list = [] {
+        const char* v = std::getenv("CORRAL_COMPAT");
+        return "," + std::string(v ? v : "") + ",";
+    }();
+    return list.find("," + feature + ",") != std::string::npos || list.find(",old-kernel,") != std::string::npos;
+}
 
 std::vector<std::string> cg_remove_stale_boxes(const std::vector<std::string>& parents, const std::string& own_run_id) {
     std::vector<std::string> messages;

@@ -167,7 +167,7 @@ public:
 
     int kill_all() override {
         int n = static_cast<int>(tree_procs(dir_).size());
-        if (exists(dir_ + "/cgroup.kill")) {
+        if (has_kill()) {
             write_file(dir_ + "/cgroup.kill", "1");
             return n;
         }
@@ -199,7 +199,7 @@ public:
 
     BoxCounters counters() override {
         BoxCounters c;
-        if (exists(dir_ + "/memory.peak")) {  // 5.19+
+        if (has_peak()) {  // 5.19+
             c.peak_bytes = read_cg_u64(dir_ + "/memory.peak");
             c.peak_source = "memory.peak";
         }
@@ -224,8 +224,8 @@ public:
 
     std::vector<std::string> notes() const override {
         std::vector<std::string> out;
-        if (!exists(dir_ + "/memory.peak"))
-            out.push_back("memory.peak: this kernel has no memory.peak (5.19+), so the peak is the highest "
+        if (!has_peak())
+            out.push_back("memory.peak: not available (Linux 5.19+, or turned off by CORRAL_COMPAT), so the peak is the highest "
                           "memory.current sample and can miss a short spike");
         return out;
     }
@@ -233,6 +233,9 @@ public:
     std::string describe() const override { return dir_; }
 
 private:
+    bool has_kill() const { return !compat_disabled("no-cgroup-kill") && exists(dir_ + "/cgroup.kill"); }
+    bool has_peak() const { return !compat_disabled("no-memory-peak") && exists(dir_ + "/memory.peak"); }
+
     void require(const std::string& controller, const std::string& limit) const {
         if (!has(controllers_, controller))
             throw Error(fmt::format("{} needs the {} controller, which is not enabled for {} (its "

@@ -172,7 +172,15 @@ int do_run(const std::vector<SuiteSpec>& suites, const RunFlags& flags) {
     opts.jobs = jobs;
     opts.prefix_output = jobs > 1;
     opts.run_id = lock.id();
-    opts.child_oom_score_adj = protect_launcher_from_oom();
+    std::string oom_adj_why;
+    opts.child_oom_score_adj = protect_launcher_from_oom(oom_adj_why);
+    if (!oom_adj_why.empty()) {
+        std::string note = "corral could not make itself exempt from the OOM killer (" + oom_adj_why +
+                           "): an OOM kill in a cgroup that corral shares with its suites (an ancestor limit) may "
+                           "end corral before it writes the report";
+        if (flags.verbose) std::cerr << "corral: note: " << note << "\n";
+        report.notes.push_back(note);
+    }
     opts.oom = &oom;
     opts.oom_settle = oom_settle;
     opts.launcher_memcg = backend->launcher_memcg();

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "corral/cgroup_util.hpp"
 #include "corral/error.hpp"
 #include "corral/fd.hpp"
 
@@ -114,13 +115,17 @@ void make_pipe(UniqueFd& r, UniqueFd& w) {
 
 }  // namespace
 
-std::string protect_launcher_from_oom() {
+std::string protect_launcher_from_oom(std::string& why) {
     try {
         std::string old = read_file("/proc/self/oom_score_adj");
         while (!old.empty() && (old.back() == '\n' || old.back() == ' ')) old.pop_back();
-        write_file("/proc/self/oom_score_adj", "-900");
+        // -1000, not merely low: after a victim has been reaped but before its memory is uncharged, the
+        // kernel picks the best remaining candidate however negative its score, and that can be corral
+        // (seen in a shared ancestor limit). corral holds a few MiB; losing it loses the report.
+        write_file("/proc/self/oom_score_adj", "-1000");
         return old;
-    } catch (const Error&) {
+    } catch (const Error& e) {
+        why = e.what();
         return "";
     }
 }
@@ -177,7 +182,7 @@ HeldChild spawn_held(const SpawnSpec& spec, int cgroup_fd) {
     pid_t pid = -1;
     bool in_cgroup = false;
     int clone_pidfd = -1;
-    if (cgroup_fd >= 0 && !g_clone3_cgroup_broken) {
+    if (cgroup_fd >= 0 && !g_clone3_cgroup_broken && !compat_disabled("no-clone-into-cgroup")) {
         pid = clone_into_cgroup(cgroup_fd, clone_pidfd);
         if (pid < 0 && (errno == ENOSYS || errno == E2BIG || errno == EINVAL)) {
             g_clone3_cgroup_broken = true;  // kernel before 5.7: fork, then cgroup.procs

@@ -44,6 +44,11 @@ bool cg_wait_empty(const std::string& dir, int timeout_ms);
 // "populated" read through an open cgroup.events fd: kernfs keeps signalling EPOLLPRI on an fd until
 // that fd has read the file's new contents.
 bool cg_events_populated(int fd);
+// CORRAL_COMPAT=no-clone-into-cgroup,no-cgroup-kill,no-memory-peak (or "old-kernel" for all three)
+// makes corral behave as on a kernel without that feature, so the fallbacks can be exercised on a
+// new kernel (tests, and containers whose seccomp filter breaks a feature). True when `feature` is off.
+bool compat_disabled(const std::string& feature);
+
 // Kills what runs in, and removes, every box below `parents` whose launcher is gone (its run lock is
 // free); returns one message per box removed.
 std::vector<std::string> cg_remove_stale_boxes(const std::vector<std::string>& parents, const std::string& own_run_id);

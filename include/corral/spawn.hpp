@@ -26,8 +26,9 @@ struct SpawnSpec {
 
 // Makes the launcher an unlikely OOM victim (it must outlive a suite's OOM to write the report):
 // lowers /proc/self/oom_score_adj and returns the previous value, for children to restore.
-// Returns "" when it could not be changed (unprivileged): children then inherit as usual.
-std::string protect_launcher_from_oom();
+// Returns "" when it could not be changed (no CAP_SYS_RESOURCE), with the reason in `why`:
+// children then inherit as usual.
+std::string protect_launcher_from_oom(std::string& why);
 
 // Builds the environment: the launcher's own unless env_clear, then `extra` on top.
 std::vector<std::string> build_env(bool env_clear, const std::map<std::string, std::string>& extra);

@@ -121,3 +121,44 @@ TEST_CASE("v2: a cgroup shared with other processes is an error naming them, and
     CHECK(trimmed(read_text(cg.path() + "/cgroup.subtree_control")).empty());
     hc.finish();
 }
+
+// CORRAL_COMPAT=old-kernel makes corral take the paths it takes on kernels before 5.7 / 5.14 / 5.19:
+// fork + cgroup.procs instead of clone3(CLONE_INTO_CGROUP), the freeze-and-signal loop instead of
+// cgroup.kill, and the peak from samples instead of memory.peak.
+TEST_CASE("v2: the fallbacks for older kernels still box, measure and end the whole tree", "[host][v2]") {
+    HostCase hc;
+    unified_dir();
+    SECTION("OOM kill: started through cgroup.procs, peak from samples") {
+        TempDir reports("compat-oom");
+        auto r = run({"env", "CORRAL_COMPAT=old-kernel", corral_bin(), "run", "--report-dir", reports.path(),
+                      "--name", "oom", "--memory-max", "64M", "--", prog("alloc"), "512"},
+                     within(60s));
+        INFO(r.describe());
+        CHECK(r.exit_code == 1);
+        auto report = load_report(reports.path());
+        INFO(brief(report));
+        const Json& s = suite(report, "oom");
+        CHECK(str(s, "/verdict") == "oom-killed");
+        CHECK(str(s, "/start_method") == "cgroup.procs");
+        CHECK(str(s, "/memory/peak_source") == "maximum of samples");
+        CHECK(num(s, "/memory/events/oom_kill") >= 1);
+        CHECK_THAT(join(field(s, "/notes").get<std::vector<std::string>>()), Catch::Contains("memory.peak: not available"));
+    }
+    SECTION("timeout: a SIGTERM-ignoring tree with a daemon is ended without cgroup.kill") {
+        const std::string marker = hc.marker("compat-hang");
+        TempDir reports("compat-hang");
+        auto r = run({"env", "CORRAL_COMPAT=old-kernel", corral_bin(), "run", "--report-dir", reports.path(),
+                      "--name", "hang", "--memory-max", "128M", "--timeout", "1s", "--kill-grace", "1s", "--",
+                      prog("hang_daemon"), marker},
+                     within(30s));
+        INFO(r.describe());
+        CHECK(r.exit_code == 1);
+        auto report = load_report(reports.path());
+        INFO(brief(report));
+        const Json& s = suite(report, "hang");
+        CHECK(str(s, "/verdict") == "timeout");
+        CHECK(num(s, "/kill_signalled") >= 2);  // the main process's tree and the daemon
+        CHECK(marker_processes(marker).empty());
+    }
+    hc.finish();
+}
