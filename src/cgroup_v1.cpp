@@ -32,11 +32,20 @@ bool exists(const std::string& p) {
 
 class CgroupV1Box : public Box {
 public:
-    CgroupV1Box(const CgroupLayout& layout, const std::string& name) {
+    // Makes corral-<suite>-<id> below the launcher's cgroup in every hierarchy. With `adopt`,
+    // `name` is instead a cgroup path that exists already (a systemd scope's ControlGroup), taken
+    // below each hierarchy's mount point and left to its owner at the end.
+    CgroupV1Box(const CgroupLayout& layout, const std::string& name, bool adopt = false)
+        : owned_(!adopt), name_(name.substr(name.rfind('/') + 1)) {
         try {
             for (const auto& h : layout.v1) {
                 std::string dir = h.own_dir + "/" + name;
-                cg_make(dir);
+                if (adopt) {
+                    auto mapped = map_cgroup_path(h.mount, name);
+                    if (!mapped || !exists(*mapped)) continue;  // a controller the manager does not use
+                    dir = *mapped;
+                }
+                if (!adopt) cg_make(dir);
                 created_.push_back(dir);
                 if (h.controller == "memory") mem_ = dir;
                 if (h.controller == "pids") pids_ = dir;
@@ -50,17 +59,26 @@ public:
             }
             if (layout.unified) {
                 unified_ = layout.unified->own_dir + "/" + name;
-                cg_make(unified_);
+                if (adopt) {
+                    auto mapped = map_cgroup_path(layout.unified->mount, name);
+                    unified_ = mapped && exists(*mapped) ? *mapped : "";
+                } else {
+                    cg_make(unified_);
+                }
+            }
+            if (!unified_.empty()) {
                 events_ = UniqueFd(::open((unified_ + "/cgroup.events").c_str(), O_RDONLY | O_CLOEXEC));
                 if (!events_) throw_errno("open " + unified_ + "/cgroup.events");
             }
+            if (mem_.empty()) throw Error("no memory cgroup at " + name);
         } catch (...) {
-            remove_dirs();
+            if (owned_) remove_dirs();
             throw;
         }
     }
 
     ~CgroupV1Box() override {
+        if (!owned_) return;
         try {
             if (populated()) {
                 kill_all();
@@ -203,6 +221,8 @@ public:
 
     std::vector<std::string> notes() const override { return notes_; }
 
+    std::string cgroup_name() const override { return name_; }
+
     std::string describe() const override {
         std::string out;
         for (const auto& d : created_) out += (out.empty() ? "" : " ") + d;
@@ -245,6 +265,8 @@ private:
         if (!first_error.empty()) throw Error(first_error);
     }
 
+    bool owned_ = true;
+    std::string name_;
     std::vector<std::string> created_;
     std::string mem_, pids_, cpu_, cpuacct_, freezer_, unified_;
     UniqueFd events_;
@@ -279,6 +301,10 @@ private:
 };
 
 }  // namespace
+
+std::unique_ptr<Box> adopt_cgroup_v1_box(const CgroupLayout& layout, const std::string& cgroup_path) {
+    return std::make_unique<CgroupV1Box>(layout, cgroup_path, true);
+}
 
 std::unique_ptr<Backend> make_cgroup_v1_backend(const CgroupLayout& layout, const std::string& run_id) {
     const Hierarchy* mem = layout.find("memory");

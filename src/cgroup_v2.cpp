@@ -89,8 +89,9 @@ int enable_controller(const std::string& dir, const std::string& ctrl) {
 
 class CgroupV2Box : public Box {
 public:
-    CgroupV2Box(const std::string& parent, const std::string& name) : dir_(parent + "/" + name) {
-        cg_make(dir_);
+    CgroupV2Box(const std::string& parent, const std::string& name, bool adopt = false)
+        : dir_(parent + "/" + name), owned_(!adopt) {
+        if (!adopt) cg_make(dir_);
         try {
             dirfd_ = UniqueFd(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
             if (!dirfd_) throw_errno("open " + dir_);
@@ -102,12 +103,13 @@ public:
                                         "'{}'): corral cannot measure or limit memory there",
                                         dir_, fmt::join(controllers_, " ")));
         } catch (...) {
-            remove_dir();
+            if (owned_) remove_dir();
             throw;
         }
     }
 
     ~CgroupV2Box() override {
+        if (!owned_) return;
         try {
             if (populated()) {
                 kill_all();
@@ -231,6 +233,7 @@ public:
     }
 
     std::string describe() const override { return dir_; }
+    std::string cgroup_name() const override { return dir_.substr(dir_.rfind('/') + 1); }
 
 private:
     bool has_kill() const { return !compat_disabled("no-cgroup-kill") && exists(dir_ + "/cgroup.kill"); }
@@ -252,6 +255,7 @@ private:
     }
 
     std::string dir_;
+    bool owned_ = true;
     UniqueFd dirfd_, events_;
     std::vector<std::string> controllers_;
 };
@@ -308,6 +312,11 @@ bool enable_along_the_way(const std::string& mountpoint, const std::string& dir,
 }
 
 }  // namespace
+
+std::unique_ptr<Box> adopt_cgroup_v2_box(const std::string& dir) {
+    auto slash = dir.rfind('/');
+    return std::make_unique<CgroupV2Box>(dir.substr(0, slash), dir.substr(slash + 1), true);
+}
 
 std::unique_ptr<Backend> make_cgroup_v2_backend(const CgroupLayout& layout, const std::string& run_id) {
     const Hierarchy& h = *layout.unified;

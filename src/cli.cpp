@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "corral/backend.hpp"
+#include "corral/backend_set.hpp"
 #include "corral/error.hpp"
 #include "corral/cgroup_paths.hpp"
 #include "corral/fd.hpp"
@@ -121,6 +122,9 @@ struct RunFlags {
     int jobs = 1;
     bool allow_unboxed = false;
     bool verbose = false;
+    std::string backend;  // --backend: overrides the profiles
+    std::string bus = "auto";
+    std::string slice = "corral.slice";
     std::string oom_source = "auto";
     std::string oom_settle = "200ms";
 };
@@ -138,25 +142,33 @@ int do_run(const std::vector<SuiteSpec>& suites, const RunFlags& flags) {
     }
     std::string report_dir = report_dir_opt.empty() ? default_report_dir() : report_dir_opt;
     RunLock lock;
-    std::string unboxed_why;
-    auto backend = with_context("setting up cgroups", [&] { return make_backend(lock.id(), allow_unboxed, unboxed_why); });
+    BackendSetOptions bopts;
+    bopts.run_id = lock.id();
+    bopts.allow_unboxed = allow_unboxed;
+    bopts.scope.slice = flags.slice;
+    if (flags.bus == "system") bopts.scope.bus = BusChoice::System;
+    if (flags.bus == "user") bopts.scope.bus = BusChoice::User;
+    if (!flags.backend.empty()) bopts.force = parse_backend_choice(flags.backend);
+    BackendSet backends(suites, bopts);
     RunReport report;
-    report.backend = backend->name();
     report.corral_version = CORRAL_VERSION;
     report.started_at = utc_now("%Y-%m-%dT%H:%M:%SZ");
-    if (!unboxed_why.empty()) {
-        std::string note = "no cgroup could be used, so no limit was enforced (--allow-unboxed): " + unboxed_why;
-        std::cerr << "corral: warning: " << note << "\n";
-        report.notes.push_back(note);
-    }
-    for (const auto& msg : backend->setup_notes()) {
-        if (flags.verbose) std::cerr << "corral: " << msg << "\n";
+    for (const auto& msg : backends.notes()) {
+        bool warning = msg.rfind("no cgroup could be used", 0) == 0;
+        if (warning) std::cerr << "corral: warning: " << msg << "\n";
+        else if (flags.verbose) std::cerr << "corral: " << msg << "\n";
         report.notes.push_back(msg);
     }
-    if (flags.verbose) std::cerr << "corral: backend " << backend->name() << ", run id " << lock.id() << "\n";
-    for (const auto& msg : with_context("removing stale cgroups", [&] { return backend->remove_stale(); })) {
-        std::cerr << "corral: " << msg << "\n";
-        report.notes.push_back(msg);
+    if (flags.verbose) {
+        std::string names;
+        for (Backend* b : backends.backends()) names += (names.empty() ? "" : ", ") + b->name();
+        std::cerr << "corral: backends " << names << ", run id " << lock.id() << "\n";
+    }
+    for (Backend* b : backends.backends()) {
+        for (const auto& msg : with_context("removing stale boxes", [&] { return b->remove_stale(); })) {
+            std::cerr << "corral: " << msg << "\n";
+            report.notes.push_back(msg);
+        }
     }
     with_context("creating the report directory", [&] { make_dirs(report_dir); });
     // Opened before any suite starts: only records written from now on are read.
@@ -183,10 +195,22 @@ int do_run(const std::vector<SuiteSpec>& suites, const RunFlags& flags) {
     }
     opts.oom = &oom;
     opts.oom_settle = oom_settle;
-    opts.launcher_memcg = backend->launcher_memcg();
-    RunOutcome outcome = run_suites(*backend, suites, opts);
+    opts.launcher_memcg = backends.launcher_memcg();
+    opts.pick = [&](const SuiteSpec& s, std::string& reason, std::string& error) {
+        return backends.pick(s, reason, error);
+    };
+    auto all = backends.backends();
+    if (all.empty()) throw Error("no backend could be set up");
+    RunOutcome outcome = run_suites(*all.front(), suites, opts);
     bool interrupted = outcome.interrupted;
     report.suites = std::move(outcome.results);
+    // One backend for the whole run, or "mixed" (each suite's own is in its "backend").
+    for (const auto& s : report.suites) {
+        if (s.backend.empty()) continue;
+        if (report.backend.empty()) report.backend = s.backend;
+        else if (report.backend != s.backend) report.backend = "mixed";
+    }
+    if (report.backend.empty()) report.backend = all.front()->name();
     report.run_oom_records = std::move(outcome.run_oom_records);
     report.oom_lost = oom.lost();
     if (report.oom_lost > 0)
@@ -227,6 +251,11 @@ int cli_main(int argc, char** argv) {
     run->add_option("profiles", run_profiles, "YAML profiles")->type_name("PROFILE");
     run->add_option("--report-dir", flags.report_dir, "Where report.json and the outputs go (default corral-reports/<UTC timestamp>)");
     run->add_option("--jobs,-j", flags.jobs, "Suites to run at once")->check(CLI::Range(1, 256));
+    run->add_option("--backend", flags.backend, "Backend for every suite, overriding the profiles: auto, cgroup, systemd-scope")
+        ->check(CLI::IsMember({"auto", "cgroup", "systemd-scope"}));
+    auto* system_flag = run->add_flag_callback("--system", [&] { flags.bus = "system"; }, "systemd scopes: use the system manager (default as root)");
+    run->add_flag_callback("--user", [&] { flags.bus = "user"; }, "systemd scopes: use the user manager (default otherwise)")->excludes(system_flag);
+    run->add_option("--slice", flags.slice, "systemd scopes: the slice they go in (default corral.slice)");
     run->add_flag("--verbose,-v", flags.verbose, "Say what corral sets up (backend, cgroup changes) on stderr");
     run->add_flag("--allow-unboxed", flags.allow_unboxed, "Run even when no cgroup can be made (nothing is enforced; the report says so)");
     run->add_option("--oom-source", flags.oom_source, "Kernel OOM records from: auto (journal where journald runs, else kmsg), kmsg, journal, none")

@@ -35,6 +35,12 @@ std::string backend_choice_name(BackendChoice b) {
     return "auto";
 }
 
+BackendChoice parse_backend_choice(const std::string& name) {
+    for (BackendChoice b : {BackendChoice::Auto, BackendChoice::Cgroup, BackendChoice::SystemdScope})
+        if (backend_choice_name(b) == name) return b;
+    throw UsageError("unknown backend '" + name + "' (expected auto, cgroup or systemd-scope)");
+}
+
 namespace {
 std::string located(const SourceLoc& loc, const std::string& key, const std::string& message) {
     return loc.str() + ": " + (key.empty() ? "" : key + ": ") + message;

@@ -171,13 +171,20 @@ void SuiteRun::start() {
     t0_ = Clock::now();
     started_ = true;
     start_mono_s_ = monotonic_now_s();
-    if (spec_.backend == BackendChoice::SystemdScope)
-        return fail_launch("backend systemd-scope is not supported yet: use backend: cgroup (or auto)");
+    Backend* backend = &r_.backend;
+    if (r_.opts.pick) {
+        std::string error;
+        backend = r_.opts.pick(spec_, res_.backend_reason, error);
+        if (!backend) return fail_launch(error);
+    } else if (spec_.backend == BackendChoice::SystemdScope && r_.backend.name() != "systemd-scope") {
+        return fail_launch("backend systemd-scope was asked for, but this run uses " + r_.backend.name());
+    }
+    res_.backend = backend->name();
     UniqueFd out_r, out_w, err_r, err_w;
     try {
-        box_ = r_.backend.create_box(spec_.name);
+        box_ = backend->create_box(spec_.name);
         res_.boxed = box_->enforced();
-        if (res_.boxed) box_name_ = box_dir_name(spec_.name, r_.opts.run_id);
+        if (res_.boxed) box_name_ = box_->cgroup_name();
         res_.cgroup = box_->describe();
         box_->apply_limits(spec_.limits);
         res_.notes = box_->notes();
@@ -214,6 +221,8 @@ void SuiteRun::start() {
     } catch (const Error& e) {
         return fail_launch(std::string("starting the suite in its box: ") + e.what());
     }
+    res_.cgroup = box_->describe();  // a systemd scope knows its cgroup only once it runs
+    res_.notes = box_->notes();
     out_w.reset();
     err_w.reset();
     pid_ = held->pid();
@@ -439,6 +448,7 @@ void SuiteRun::finish() {
             res_.memory_events_local = std::move(c.memory_events_local);
             res_.pids_events = std::move(c.pids_events);
             res_.cpu_stat = std::move(c.cpu_stat);
+            res_.systemd = std::move(c.manager_view);
         } catch (const Error& e) {
             res_.notes.push_back(std::string("reading the box's counters failed: ") + e.what());
         }

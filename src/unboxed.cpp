@@ -42,6 +42,7 @@ public:
     BoxSample sample() override { return {}; }
     BoxCounters counters() override { return {}; }
     std::vector<std::string> notes() const override { return notes_; }
+    std::string cgroup_name() const override { return ""; }
     std::string describe() const override { return "unboxed (session " + std::to_string(sid_) + ")"; }
     bool enforced() const override { return false; }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,6 +31,8 @@ struct BoxCounters {
     std::optional<std::uint64_t> cpu_usage_us, cpu_throttled_us, cpu_nr_throttled;
     // Raw counter files where the backend has them (cgroup v2); empty otherwise.
     std::map<std::string, std::uint64_t> memory_events, memory_events_local, pids_events, cpu_stat;
+    // The service manager's own view of the box (systemd scope: unit, result, …); null otherwise.
+    nlohmann::json manager_view;
 };
 
 struct MemorySplit {
@@ -74,6 +77,9 @@ public:
 
     // Limit-by-limit remarks for the report (e.g. v1 has no MemoryHigh throttling).
     virtual std::vector<std::string> notes() const = 0;
+    // The box's own cgroup directory name ("corral-unit-1a2b3c4d", "corral-unit-1a2b3c4d.scope"),
+    // which the kernel's OOM lines end with; "" when unboxed.
+    virtual std::string cgroup_name() const = 0;
     // Where the box lives, for people ("memory:/…/corral-x-1a2b, pids:/…").
     virtual std::string describe() const = 0;
     // Whether limits are really enforced (false for the unboxed fallback).

@@ -20,6 +20,9 @@ inline const std::vector<std::string> kV2Controllers = {"memory", "pids", "cpu"}
 // Throws Error with advice when that cannot be done.
 std::unique_ptr<Backend> make_cgroup_v2_backend(const CgroupLayout& layout, const std::string& run_id);
 
+// A box over an existing cgroup directory (a systemd scope's): measured and signalled, not removed.
+std::unique_ptr<Box> adopt_cgroup_v2_box(const std::string& dir);
+
 // "memory pids cpu" → {"memory", "pids", "cpu"} (cgroup.controllers, cgroup.subtree_control).
 std::vector<std::string> parse_controller_list(const std::string& text);
 

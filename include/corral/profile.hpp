@@ -31,6 +31,7 @@ struct Limits {
 
 enum class BackendChoice { Auto, Cgroup, SystemdScope };
 std::string backend_choice_name(BackendChoice b);  // "auto" | "cgroup" | "systemd-scope"
+BackendChoice parse_backend_choice(const std::string& name);  // throws UsageError for other names
 
 struct SuiteSpec {
     std::string name;                    // [A-Za-z0-9._-]+, unique within a run

@@ -113,6 +113,9 @@ struct SuiteResult {
     // Raw cgroup counters where the backend has them (v2: memory.events, memory.events.local,
     // pids.events, cpu.stat); empty maps otherwise.
     std::map<std::string, std::uint64_t> memory_events, memory_events_local, pids_events, cpu_stat;
+    nlohmann::json systemd;    // the manager's view of a systemd scope (unit, slice, result, …); null otherwise
+    std::string backend;       // the backend this suite ran in ("cgroup-v1", "systemd-scope", …)
+    std::string backend_reason;  // why that one (backend: auto)
     std::string start_method;  // "clone3-into-cgroup", "cgroup.procs" (how the main process entered the box)
     std::uint64_t oom_kills = 0;       // kernel OOM kills in the box (the cgroup's counter)
     std::vector<OomKill> oom_records;  // the kernel's own records of them

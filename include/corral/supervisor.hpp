@@ -1,6 +1,7 @@
 // Runs suites in their boxes from one event loop: output, samples, timeouts, ending trees.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,9 @@ struct RunOptions {
     Duration oom_settle = std::chrono::milliseconds(200);  // keep reading after the last suite
     std::string child_oom_score_adj;  // the launcher's own before it protected itself ("" = inherit)
     std::string launcher_memcg;  // corral's own memory cgroup as the kernel names it ("" = root)
+    // Chooses each suite's backend (profile `backend:`); returns nullptr with `error` set when the
+    // one asked for is not available. Unset: every suite runs in the backend given to run_suites.
+    std::function<Backend*(const SuiteSpec&, std::string& reason, std::string& error)> pick;
 };
 
 struct RunOutcome {
