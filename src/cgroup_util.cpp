@@ -80,6 +80,23 @@ std::vector<pid_t> read_cg_procs(const std::string& dir) {
     return pids;
 }
 
+namespace {
+void collect_procs(const std::string& dir, std::vector<pid_t>& out, int depth) {
+    for (pid_t p : read_cg_procs(dir)) out.push_back(p);
+    if (depth > 32) return;
+    std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
+    if (!d) return;
+    while (dirent* e = ::readdir(d.get()))
+        if (e->d_type == DT_DIR && e->d_name[0] != '.') collect_procs(dir + "/" + e->d_name, out, depth + 1);
+}
+}  // namespace
+
+std::vector<pid_t> cg_tree_procs(const std::string& dir) {
+    std::vector<pid_t> out;
+    collect_procs(dir, out, 0);
+    return out;
+}
+
 void cg_enter(const std::string& dir, pid_t pid) { write_file(dir + "/cgroup.procs", std::to_string(pid)); }
 
 void cg_remove_tree(const std::string& dir) {

@@ -45,22 +45,6 @@ std::vector<std::string> controllers_of(const std::string& dir) {
 
 std::string v2_size_value(std::uint64_t v) { return v == kInfinity ? "max" : std::to_string(v); }
 
-// Every process in dir and the cgroups below it (a suite may make its own sub-cgroups).
-void collect_procs(const std::string& dir, std::vector<pid_t>& out, int depth = 0) {
-    for (pid_t p : read_cg_procs(dir)) out.push_back(p);
-    if (depth > 32) return;
-    std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
-    if (!d) return;
-    while (dirent* e = ::readdir(d.get()))
-        if (e->d_type == DT_DIR && e->d_name[0] != '.') collect_procs(dir + "/" + e->d_name, out, depth + 1);
-}
-
-std::vector<pid_t> tree_procs(const std::string& dir) {
-    std::vector<pid_t> out;
-    collect_procs(dir, out);
-    return out;
-}
-
 // "4242 (make), 4250 (sh)" for an error message.
 std::string describe_pids(const std::vector<pid_t>& pids) {
     std::string out;
@@ -158,17 +142,17 @@ public:
     int cgroup_fd() const override { return dirfd_.get(); }
     int populated_fd() const override { return events_.get(); }
     bool populated() override { return cg_events_populated(events_.get()); }
-    std::vector<pid_t> pids() override { return tree_procs(dir_); }
+    std::vector<pid_t> pids() override { return cg_tree_procs(dir_); }
 
     int signal_all(int sig) override {
         int n = 0;
-        for (pid_t p : tree_procs(dir_))
+        for (pid_t p : cg_tree_procs(dir_))
             if (::kill(p, sig) == 0) ++n;
         return n;
     }
 
     int kill_all() override {
-        int n = static_cast<int>(tree_procs(dir_).size());
+        int n = static_cast<int>(cg_tree_procs(dir_).size());
         if (has_kill()) {
             write_file(dir_ + "/cgroup.kill", "1");
             return n;
@@ -176,11 +160,11 @@ public:
         // Before 5.14: freeze so that nothing forks, SIGKILL every member (fatal signals reach
         // frozen tasks), thaw; repeat until nothing is left.
         for (int round = 0; round < 100; ++round) {
-            auto pids = tree_procs(dir_);
+            auto pids = cg_tree_procs(dir_);
             if (pids.empty()) break;
             n = std::max<int>(n, static_cast<int>(pids.size()));
             write_file(dir_ + "/cgroup.freeze", "1");
-            for (pid_t p : tree_procs(dir_)) ::kill(p, SIGKILL);
+            for (pid_t p : cg_tree_procs(dir_)) ::kill(p, SIGKILL);
             write_file(dir_ + "/cgroup.freeze", "0");
             std::this_thread::sleep_for(std::chrono::milliseconds(2));
         }

@@ -216,7 +216,7 @@ void SuiteRun::start() {
             res_.start_method = "clone3-into-cgroup";
         } else {
             box_->enter(held->pid());
-            res_.start_method = "cgroup.procs";
+            res_.start_method = box_->entry_method();
         }
     } catch (const Error& e) {
         return fail_launch(std::string("starting the suite in its box: ") + e.what());
@@ -449,6 +449,8 @@ void SuiteRun::finish() {
             res_.pids_events = std::move(c.pids_events);
             res_.cpu_stat = std::move(c.cpu_stat);
             res_.systemd = std::move(c.manager_view);
+            for (auto& n : box_->notes())  // remarks made while measuring
+                if (std::find(res_.notes.begin(), res_.notes.end(), n) == res_.notes.end()) res_.notes.push_back(n);
         } catch (const Error& e) {
             res_.notes.push_back(std::string("reading the box's counters failed: ") + e.what());
         }

@@ -1,6 +1,8 @@
 #include "corral/systemd_scope.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <systemd/sd-bus.h>
@@ -222,6 +224,53 @@ private:
     std::map<std::string, std::string> jobs_done_;
 };
 
+// A process that keeps the scope populated until corral has read the scope's counters: systemd
+// stops an empty scope and removes its cgroup at once, taking the peak and OOM counters with it.
+// It ignores SIGTERM (the suite's ending signal) and exits when its pipe closes or on SIGKILL.
+class Keeper {
+public:
+    Keeper() {
+        int p[2];
+        if (::pipe2(p, O_CLOEXEC) < 0) throw_errno("pipe2");
+        UniqueFd r(p[0]), w(p[1]);
+        pid_ = ::fork();
+        if (pid_ < 0) throw_errno("fork");
+        if (pid_ == 0) {
+            sigset_t none;
+            sigemptyset(&none);
+            ::sigprocmask(SIG_SETMASK, &none, nullptr);
+            for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE}) ::signal(sig, SIG_IGN);
+            // Only its own pipe: another keeper's write end held here would keep that one alive.
+            ::dup2(r.get(), 0);
+            ::close_range(1, ~0U, 0);
+            char c;
+            while (::read(0, &c, 1) < 0 && errno == EINTR) {
+            }
+            ::_exit(0);
+        }
+        write_ = std::move(w);
+        pidfd_ = UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0)));
+    }
+    ~Keeper() { release(); }
+    Keeper(const Keeper&) = delete;
+    Keeper& operator=(const Keeper&) = delete;
+
+    pid_t pid() const { return pid_; }
+    int pidfd() const { return pidfd_.get(); }
+    // Lets it exit and reaps it.
+    void release() {
+        if (pid_ <= 0) return;
+        write_.reset();
+        ::kill(pid_, SIGKILL);  // and should it be stuck somewhere, it still goes
+        ::waitpid(pid_, nullptr, 0);
+        pid_ = -1;
+    }
+
+private:
+    pid_t pid_ = -1;
+    UniqueFd write_, pidfd_;
+};
+
 std::string limit_text(std::uint64_t v) { return v == kInfinity ? "infinity" : format_bytes(v); }
 
 class ScopeBox : public Box {
@@ -234,11 +283,13 @@ public:
     ~ScopeBox() override {
         if (!started_) return;
         try {
-            if (inner_ && inner_->populated()) {
+            if (still_populated()) {
                 mgr_->kill_unit(unit_, SIGKILL);
-                for (int i = 0; i < 500 && inner_->populated(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                for (int i = 0; i < 500 && still_populated(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
             }
+            if (keeper_) keeper_->release();  // the scope is empty now: systemd stops it
             inner_.reset();
+            events_.reset();
             mgr_->unref_unit(unit_);
             // CollectMode=inactive-or-failed: an empty, unreferenced scope is unloaded.
             for (int i = 0; i < 500 && !mgr_->unit_path(unit_).empty(); ++i)
@@ -251,6 +302,7 @@ public:
     void apply_limits(const Limits& l) override { limits_ = l; }
 
     void enter(pid_t pid) override {
+        keeper_.emplace();
         std::string job = start(pid);
         std::string result = mgr_->wait_job(job, std::chrono::seconds(15));
         started_ = true;
@@ -266,27 +318,85 @@ public:
         } else {
             inner_ = adopt_cgroup_v1_box(layout_, control_group_);
         }
+        // The suite goes into a "payload" child of the scope in the unified hierarchy (no controllers
+        // are enabled below the scope, so it may hold the keeper beside it): its cgroup.events says
+        // when the suite's tree is gone while the keeper holds the scope open.
+        if (layout_.unified) {
+            if (auto dir = map_cgroup_path(layout_.unified->mount, control_group_)) {
+                payload_ = *dir + "/payload";
+                with_context("making the scope's payload cgroup", [&] {
+                    if (::mkdir(payload_.c_str(), 0755) < 0 && errno != EEXIST) throw_errno("mkdir " + payload_);
+                    cg_enter(payload_, pid);
+                    events_ = UniqueFd(::open((payload_ + "/cgroup.events").c_str(), O_RDONLY | O_CLOEXEC));
+                    if (!events_) throw_errno("open " + payload_ + "/cgroup.events");
+                });
+            }
+        }
         verify_limits();
     }
 
-    int populated_fd() const override { return inner_ ? inner_->populated_fd() : -1; }
-    bool populated() override { return inner_ && inner_->populated(); }
-    std::vector<pid_t> pids() override { return inner_ ? inner_->pids() : std::vector<pid_t>{}; }
+    int populated_fd() const override { return events_ ? events_.get() : -1; }
+
+    // Whether any process of the suite (not the keeper) is left.
+    bool still_populated() {
+        try {
+            if (events_) return cg_events_populated(events_.get());
+            return !pids().empty();
+        } catch (const Error&) {
+            return false;  // the cgroup is gone
+        }
+    }
+
+    // Keeps the latest counters that could be read (for when the scope is gone at the end).
+    void snapshot() {
+        if (!inner_) return;
+        try {
+            last_ = inner_->counters();
+            last_at_ = std::chrono::steady_clock::now();
+        } catch (const Error&) {
+        }
+    }
+
+    bool populated() override { return still_populated(); }
+    std::vector<pid_t> pids() override {
+        std::vector<pid_t> out = !payload_.empty() ? cg_tree_procs(payload_)
+                                 : inner_         ? inner_->pids()
+                                                  : std::vector<pid_t>{};
+        if (keeper_) std::erase(out, keeper_->pid());
+        return out;
+    }
 
     int signal_all(int sig) override {
         int n = static_cast<int>(pids().size());
-        mgr_->kill_unit(unit_, sig);
+        mgr_->kill_unit(unit_, sig);  // the keeper ignores SIGTERM
         return n;
     }
-    int kill_all() override { return signal_all(SIGKILL); }
+    int kill_all() override {
+        snapshot();  // SIGKILL takes the keeper too: the scope may be gone before counters() runs
+        return signal_all(SIGKILL);
+    }
 
-    BoxSample sample() override { return inner_ ? inner_->sample() : BoxSample{}; }
+    BoxSample sample() override {
+        BoxSample out = inner_ ? inner_->sample() : BoxSample{};
+        snapshot();
+        return out;
+    }
     std::optional<MemorySplit> memory_split() override { return inner_ ? inner_->memory_split() : std::nullopt; }
     bool oom_group_native() const override { return inner_ && inner_->oom_group_native(); }
     std::uint64_t oom_kills_now() override { return inner_ ? inner_->oom_kills_now() : 0; }
 
     BoxCounters counters() override {
-        BoxCounters c = inner_ ? inner_->counters() : BoxCounters{};
+        BoxCounters c;
+        try {
+            if (inner_) c = inner_->counters();
+        } catch (const Error& e) {
+            if (!last_) throw;
+            c = *last_;
+            double ago = std::chrono::duration<double>(std::chrono::steady_clock::now() - last_at_).count();
+            notes_.push_back(fmt::format("the scope's counters are from {} before the end: systemd removed the "
+                                         "scope's cgroup as soon as it was empty ({})",
+                                         format_seconds(ago), e.what()));
+        }
         nlohmann::json view = {{"unit", unit_},
                                {"slice", slice_},
                                {"manager", mgr_->kind()},
@@ -312,6 +422,7 @@ public:
         return out;
     }
     std::string cgroup_name() const override { return unit_; }
+    std::string entry_method() const override { return entry_; }
     std::string describe() const override {
         return control_group_.empty() ? unit_ : unit_ + " (" + control_group_ + ")";
     }
@@ -332,6 +443,7 @@ private:
             if (reply) {
                 const char* job = nullptr;
                 check(sd_bus_message_read(reply.get(), "o", &job), "reading the StartTransientUnit reply");
+                entry_ = use_pidfd ? "StartTransientUnit PIDFDs" : "StartTransientUnit PIDs";
                 if (!use_oom_policy)
                     notes_.push_back(fmt::format("systemd {} has no OOMPolicy= for scopes (253+): {}", mgr_->version(),
                                                  limits_.oom_group ? "corral sees to memory.oom_group itself"
@@ -363,8 +475,9 @@ private:
         int rs[] = {
             s("Description", description_),
             s("Slice", slice_),
-            use_pidfd ? sd_bus_message_append(m, "(sv)", "PIDFDs", "ah", 1, pidfd)
-                      : sd_bus_message_append(m, "(sv)", "PIDs", "au", 1, static_cast<std::uint32_t>(pid)),
+            use_pidfd ? sd_bus_message_append(m, "(sv)", "PIDFDs", "ah", 2, pidfd, keeper_->pidfd())
+                      : sd_bus_message_append(m, "(sv)", "PIDs", "au", 2, static_cast<std::uint32_t>(pid),
+                                              static_cast<std::uint32_t>(keeper_->pid())),
             b("MemoryAccounting", true),
             b("TasksAccounting", true),
             b("CPUAccounting", true),
@@ -373,6 +486,7 @@ private:
             l.swap_max ? t("MemorySwapMax", *l.swap_max) : 0,
             l.tasks_max ? t("TasksMax", *l.tasks_max) : 0,
             l.cpu_quota_percent ? t("CPUQuotaPerSecUSec", cpu_quota_per_sec_usec(*l.cpu_quota_percent)) : 0,
+            b("Delegate", true),  // corral makes the "payload" cgroup below the scope
             s("CollectMode", "inactive-or-failed"),
             b("AddRef", true),
             use_oom_policy ? s("OOMPolicy", l.oom_group ? "kill" : "continue") : 0,
@@ -476,6 +590,12 @@ private:
     std::string control_group_;
     std::unique_ptr<Box> inner_;
     std::vector<std::string> notes_;
+    std::optional<BoxCounters> last_;
+    std::optional<Keeper> keeper_;
+    std::string payload_;
+    UniqueFd events_;
+    std::chrono::steady_clock::time_point last_at_;
+    std::string entry_ = "StartTransientUnit PIDs";
 };
 
 class ScopeBackend : public Backend {

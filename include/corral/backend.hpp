@@ -77,6 +77,8 @@ public:
 
     // Limit-by-limit remarks for the report (e.g. v1 has no MemoryHigh throttling).
     virtual std::vector<std::string> notes() const = 0;
+    // How enter() puts a process in the box, for the report's start_method.
+    virtual std::string entry_method() const { return "cgroup.procs"; }
     // The box's own cgroup directory name ("corral-unit-1a2b3c4d", "corral-unit-1a2b3c4d.scope"),
     // which the kernel's OOM lines end with; "" when unboxed.
     virtual std::string cgroup_name() const = 0;

@@ -21,6 +21,8 @@ std::map<std::string, std::uint64_t> read_cg_keyed(const std::string& path);
 PressureSample parse_pressure(const std::string& text);
 // cgroup.procs as pids (missing file: empty).
 std::vector<pid_t> read_cg_procs(const std::string& dir);
+// cgroup.procs of dir and of every cgroup below it.
+std::vector<pid_t> cg_tree_procs(const std::string& dir);
 // Writes pid to dir/cgroup.procs.
 void cg_enter(const std::string& dir, pid_t pid);
 // rmdir of dir and every cgroup below it, deepest first. Throws SysError naming the directory

@@ -1,10 +1,12 @@
-/* alloc MiB [step_MiB]: allocates MiB mebibytes in steps (default 8 MiB), touching every page,
- * and prints "allocated N MiB" after each step. Exits 0 when all of it was allocated.
+/* alloc MiB [step_MiB [hold_s]]: allocates MiB mebibytes in steps (default 8 MiB), touching every
+ * page, and prints "allocated N MiB" after each step. Then holds it for hold_s seconds (default 0)
+ * and exits 0.
  * Run under a small memory limit to get OOM-killed. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MIB (1024UL * 1024UL)
 
@@ -19,12 +21,13 @@ static unsigned long parse_count(const char* text, const char* what) {
 }
 
 int main(int argc, char** argv) {
-    if (argc < 2 || argc > 3) {
-        fprintf(stderr, "usage: alloc MiB [step_MiB]\n");
+    if (argc < 2 || argc > 4) {
+        fprintf(stderr, "usage: alloc MiB [step_MiB [hold_s]]\n");
         return 2;
     }
     unsigned long total = parse_count(argv[1], "MiB");
-    unsigned long step = argc == 3 ? parse_count(argv[2], "step_MiB") : 8;
+    unsigned long step = argc >= 3 ? parse_count(argv[2], "step_MiB") : 8;
+    unsigned long hold_s = argc == 4 ? strtoul(argv[3], NULL, 10) : 0;
     unsigned long done = 0;
     while (done < total) {
         unsigned long n = total - done < step ? total - done : step;
@@ -40,5 +43,6 @@ int main(int argc, char** argv) {
     }
     printf("done: %lu MiB\n", done);
     fflush(stdout);
+    if (hold_s > 0) sleep((unsigned)hold_s);
     return 0;
 }

@@ -1,0 +1,306 @@
+// systemd tier: corral's systemd-scope backend against a real systemd 252, booted as PID 1 of a
+// throw-away container (tests/systemd/systemd-container.sh: private namespaces, overlay root, the
+// v1 controllers re-mounted inside its cgroup namespace). One container serves every test case.
+#define CATCH_CONFIG_RUNNER
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "../host/harness.hpp"
+
+using namespace host;
+
+namespace {
+
+std::string script() { return source_dir() + "/tests/systemd/systemd-container.sh"; }
+
+// The booted container; stopped when the test program ends.
+class Container {
+public:
+    static Container& get() {
+        static Container c;
+        if (!c.pid_.empty()) return c;
+        auto r = run({script(), "start"}, within(90s));
+        if (r.exit_code != 0) FAIL("the systemd container did not boot:\n" << r.describe());
+        c.pid_ = r.out.substr(0, r.out.find_first_of("\n "));
+        c.boot_log_ = r.err;
+        return c;
+    }
+    ~Container() {
+        if (!pid_.empty()) run({script(), "stop", pid_}, within(60s));
+    }
+
+    // CMD inside the container (as root, with the container's PATH).
+    Outcome exec(const std::vector<std::string>& cmd, std::chrono::milliseconds limit = 60s) const {
+        std::vector<std::string> argv{script(), "exec", pid_};
+        argv.insert(argv.end(), cmd.begin(), cmd.end());
+        return run(argv, within(limit));
+    }
+    std::vector<std::string> exec_argv(const std::vector<std::string>& cmd) const {
+        std::vector<std::string> argv{script(), "exec", pid_};
+        argv.insert(argv.end(), cmd.begin(), cmd.end());
+        return argv;
+    }
+    const std::string& boot_log() const { return boot_log_; }
+
+private:
+    std::string pid_, boot_log_;
+};
+
+// A report directory under the build tree, which the container sees at the same path.
+class SharedDir {
+public:
+    explicit SharedDir(const std::string& tag) {
+        path_ = std::string(CORRAL_BUILD_DIR) + "/systemd-reports/" + tag + "-" + std::to_string(::getpid());
+        std::filesystem::remove_all(path_);
+        std::filesystem::create_directories(path_);
+    }
+    ~SharedDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path_, ec);
+    }
+    const std::string& path() const { return path_; }
+    std::string file(const std::string& n) const { return path_ + "/" + n; }
+
+private:
+    std::string path_;
+};
+
+std::vector<std::string> corral_run(const std::string& report_dir, const std::vector<std::string>& args) {
+    std::vector<std::string> argv{corral_bin(), "run", "--report-dir", report_dir};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+}
+
+// corral-*.scope units the manager has loaded (any state).
+std::string corral_units(const Container& c) {
+    auto r = c.exec({"systemctl", "list-units", "--all", "--no-legend", "--plain", "corral-*.scope"});
+    return r.out;
+}
+
+}  // namespace
+
+TEST_CASE("a scope gets the profile's limits, visible in systemctl show", "[systemd]") {
+    HostCase hc;
+    auto& c = Container::get();
+    SharedDir reports("limits");
+    Child corral(c.exec_argv(corral_run(reports.path(), {"--backend", "systemd-scope", "--name", "limits", "--memory-max",
+                                                         "64M", "--tasks-max", "50", "--cpu", "50%", "--", prog("alloc"),
+                                                         "8", "8", "4"})),
+                 within(60s));
+    // While it holds its 8 MiB, ask systemd about the scope.
+    std::string unit;
+    for (int i = 0; i < 100 && unit.empty(); ++i) {
+        std::string units = corral_units(c);
+        if (auto at = units.find("corral-limits-"); at != std::string::npos)
+            unit = units.substr(at, units.find(' ', at) - at);
+        else
+            std::this_thread::sleep_for(50ms);
+    }
+    REQUIRE_FALSE(unit.empty());
+    auto show = c.exec({"systemctl", "show", "-p", "MemoryMax", "-p", "TasksMax", "-p", "CPUQuotaPerSecUSec", "-p",
+                        "Slice", "-p", "ActiveState", "-p", "MemoryAccounting", unit});
+    INFO(show.describe());
+    CHECK_THAT(show.out, Catch::Contains("MemoryMax=67108864"));
+    CHECK_THAT(show.out, Catch::Contains("TasksMax=50"));
+    CHECK_THAT(show.out, Catch::Contains("CPUQuotaPerSecUSec=500ms"));
+    CHECK_THAT(show.out, Catch::Contains("Slice=corral.slice"));
+    CHECK_THAT(show.out, Catch::Contains("ActiveState=active"));
+    auto r = corral.wait();
+    INFO(r.describe());
+    CHECK(r.exit_code == 0);
+    auto report = load_report(reports.path());
+    INFO(brief(report));
+    CHECK(str(report, "/backend") == "systemd-scope");
+    const Json& s = suite(report, "limits");
+    CHECK(str(s, "/verdict") == "passed");
+    CHECK(str(s, "/systemd/unit") == unit);
+    CHECK(str(s, "/systemd/slice") == "corral.slice");
+    CHECK_THAT(str(s, "/systemd/version"), Catch::StartsWith("25"));
+    CHECK_THAT(str(s, "/start_method"), Catch::StartsWith("StartTransientUnit"));
+    CHECK(num(s, "/memory/peak_bytes") >= 8.0 * kMiB);
+    // Gone afterwards: no unit, no process.
+    CHECK_THAT(corral_units(c), !Catch::Contains(unit));
+    hc.finish();
+}
+
+TEST_CASE("a real OOM kill is oom-killed with the journal's kernel record attributed", "[systemd][oom]") {
+    HostCase hc;
+    auto& c = Container::get();
+    SharedDir reports("oom");
+    auto r = c.exec(corral_run(reports.path(), {"--backend", "systemd-scope", "--name", "oom", "--memory-max", "64M",
+                                                "--", prog("alloc"), "512"}));
+    INFO(r.describe());
+    CHECK(r.exit_code == 1);
+    auto report = load_report(reports.path());
+    INFO(brief(report));
+    CHECK(str(report, "/oom/source") == "journal");
+    const Json& s = suite(report, "oom");
+    CHECK(str(s, "/verdict") == "oom-killed");
+    CHECK(num(s, "/oom/kills") >= 1);
+    CHECK(num(s, "/memory/peak_bytes") >= 60.0 * kMiB);
+    REQUIRE(field(s, "/oom/records").size() >= 1);
+    const Json& rec = field(s, "/oom/records/0");
+    CHECK(str(rec, "/source") == "journal");
+    CHECK(str(rec, "/victim/comm") == "alloc");
+    CHECK(str(rec, "/whose_limit") == "own");
+    CHECK_THAT(str(rec, "/oom_memcg"), Catch::EndsWith("/corral.slice/" + str(s, "/systemd/unit")));
+    CHECK_THAT(str(s, "/explanation"), Catch::Contains("memory.max of 64 MiB"));
+    CHECK_THAT(corral_units(c), !Catch::Contains("corral-oom-"));
+    hc.finish();
+}
+
+TEST_CASE("a timeout ends the tree with KillUnit and leaves no process and no unit", "[systemd][timeout]") {
+    HostCase hc;
+    auto& c = Container::get();
+    SharedDir reports("hang");
+    const std::string marker = hc.marker("sd-hang");
+    auto r = c.exec(corral_run(reports.path(), {"--backend", "systemd-scope", "--name", "hang", "--memory-max", "128M",
+                                                "--timeout", "1s", "--kill-grace", "1s", "--", prog("hang_daemon"), marker}));
+    INFO(r.describe());
+    CHECK(r.exit_code == 1);
+    auto report = load_report(reports.path());
+    INFO(brief(report));
+    const Json& s = suite(report, "hang");
+    CHECK(str(s, "/verdict") == "timeout");
+    CHECK(field(s, "/timeout_snapshot").size() >= 3);
+    CHECK(num(s, "/kill_signalled") >= 2);
+    CHECK(marker_processes(marker).empty());
+    CHECK_THAT(corral_units(c), !Catch::Contains("corral-hang-"));
+    hc.finish();
+}
+
+TEST_CASE("backend auto picks the scope and says why", "[systemd][auto]") {
+    HostCase hc;
+    auto& c = Container::get();
+    SharedDir reports("auto");
+    auto r = c.exec(corral_run(reports.path(), {"--name", "auto", "--memory-max", "64M", "--", "true"}));
+    INFO(r.describe());
+    CHECK(r.exit_code == 0);
+    auto report = load_report(reports.path());
+    INFO(brief(report));
+    CHECK(str(report, "/backend") == "systemd-scope");
+    const Json& s = suite(report, "auto");
+    CHECK(str(s, "/backend") == "systemd-scope");
+    CHECK_THAT(str(s, "/backend_reason"), Catch::Contains("probe scope"));
+    CHECK_THAT(corral_units(c), !Catch::Contains("corral-"));
+    hc.finish();
+}
+
+TEST_CASE("a limit the manager accepts but does not enforce is an error, or the cgroup backend under auto",
+          "[systemd][auto]") {
+    HostCase hc;
+    auto& c = Container::get();
+    // systemd has MemorySwapMax= only on the unified hierarchy; this machine's memory controller is v1.
+    SharedDir forced("swap-forced");
+    auto r = c.exec(corral_run(forced.path(), {"--backend", "systemd-scope", "--name", "swap", "--memory-max", "64M",
+                                               "--swap-max", "0", "--", "true"}));
+    INFO(r.describe());
+    CHECK(r.exit_code == 1);
+    auto report = load_report(forced.path());
+    INFO(brief(report));
+    const Json& s = suite(report, "swap");
+    CHECK(str(s, "/verdict") == "launch-error");
+    CHECK_THAT(str(s, "/launch_error"), Catch::Contains("does not enforce"));
+    CHECK_THAT(str(s, "/launch_error"), Catch::Contains("MemorySwapMax"));
+
+    SharedDir automatic("swap-auto");
+    auto a = c.exec(corral_run(automatic.path(), {"--name", "swap", "--memory-max", "64M", "--swap-max", "0", "--", "true"}));
+    INFO(a.describe());
+    CHECK(a.exit_code == 0);
+    auto areport = load_report(automatic.path());
+    INFO(brief(areport));
+    const Json& as = suite(areport, "swap");
+    CHECK(str(as, "/verdict") == "passed");
+    CHECK(str(as, "/backend") == "cgroup-v1");
+    CHECK_THAT(str(as, "/backend_reason"), Catch::Contains("MemorySwapMax"));
+    CHECK_THAT(corral_units(c), !Catch::Contains("corral-"));
+    hc.finish();
+}
+
+TEST_CASE("the slice's MemoryMax holds when two suites together exceed it", "[systemd][slice]") {
+    HostCase hc;
+    auto& c = Container::get();
+    SharedDir reports("slice");
+    REQUIRE(c.exec({"systemctl", "set-property", "--runtime", "corral.slice", "MemoryMax=96M"}).exit_code == 0);
+    write_text(reports.file("two.yaml"), "defaults:\n"
+                                         "  memory: {max: 80M}\n"
+                                         "  timeout: 60s\n"
+                                         "suites:\n"
+                                         "  - name: first\n"
+                                         "    command: [" + prog("alloc") + ", '64', '8', '3']\n"
+                                         "  - name: second\n"
+                                         "    command: [" + prog("alloc") + ", '64', '8', '3']\n");
+    auto r = c.exec({corral_bin(), "run", "--backend", "systemd-scope", "--jobs", "2", "--report-dir", reports.path(),
+                     reports.file("two.yaml")});
+    c.exec({"systemctl", "set-property", "--runtime", "corral.slice", "MemoryMax=infinity"});
+    INFO(r.describe());
+    CHECK(r.exit_code == 1);
+    auto report = load_report(reports.path());
+    INFO(brief(report));
+    int killed = 0;
+    for (const char* name : {"first", "second"}) {
+        const Json& s = suite(report, name);
+        if (str(s, "/verdict") != "oom-killed") continue;
+        ++killed;
+        REQUIRE(field(s, "/oom/records").size() >= 1);
+        CHECK(str(s, "/oom/records/0/whose_limit") == "ancestor");
+        CHECK_THAT(str(s, "/oom/records/0/oom_memcg"), Catch::EndsWith("/corral.slice"));
+        CHECK_THAT(str(s, "/explanation"), Catch::Contains("ancestor cgroup's limit"));
+    }
+    CHECK(killed >= 1);
+    hc.finish();
+}
+
+TEST_CASE("systemd-analyze verify accepts every unit file in units/", "[systemd][units]") {
+    auto& c = Container::get();
+    // Installed inside the container only (its root is a throw-away overlay).
+    std::string install = "install -m 755 " + corral_bin() + " /usr/local/bin/corral && cp " + source_dir() +
+                          "/units/*.slice " + source_dir() + "/units/*.service /etc/systemd/system/ && "
+                          "systemctl daemon-reload";
+    auto i = c.exec({"sh", "-c", install});
+    INFO(i.describe());
+    REQUIRE(i.exit_code == 0);
+    for (const auto& e : std::filesystem::directory_iterator(source_dir() + "/units")) {
+        const std::string name = e.path().filename();
+        if (name.find(".slice") == std::string::npos && name.find(".service") == std::string::npos) continue;
+        auto v = c.exec({"systemd-analyze", "verify", "/etc/systemd/system/" + name});
+        INFO(name << ": " << v.describe());
+        CHECK(v.exit_code == 0);
+        CHECK(v.err.find(name.substr(0, name.find('@'))) == std::string::npos);  // no complaint naming it
+    }
+    auto show = c.exec({"systemctl", "show", "-p", "MemoryMax", "-p", "TasksMax", "corral.slice"});
+    INFO(show.describe());
+    CHECK_THAT(show.out, Catch::Contains("TasksMax=16384"));
+}
+
+int main(int argc, char** argv) {
+    bool listing = false;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a.rfind("--list", 0) == 0 || a == "-l" || a == "-h" || a == "--help") listing = true;
+    }
+    if (!listing) {
+        if (const char* skip = std::getenv("CORRAL_SKIP_SYSTEMD_TESTS"); skip && std::string(skip) == "1") {
+            std::printf("systemd tier disabled by CORRAL_SKIP_SYSTEMD_TESTS=1\n");
+            return 77;
+        }
+        if (::geteuid() != 0) {
+            std::fprintf(stderr, "systemd tier needs root (it boots systemd in private namespaces): run as root or "
+                                 "set CORRAL_SKIP_SYSTEMD_TESTS=1\n");
+            return 1;
+        }
+        if (::access("/lib/systemd/systemd", X_OK) != 0 || ::access("/usr/bin/dbus-daemon", X_OK) != 0) {
+            std::fprintf(stderr, "systemd tier cannot run: it needs systemd (/lib/systemd/systemd) and dbus "
+                                 "(/usr/bin/dbus-daemon): apt-get install systemd dbus\n");
+            return 1;
+        }
+    }
+    return Catch::Session().run(argc, argv);
+}
