@@ -3,7 +3,7 @@ SHELL := /bin/bash
 BUILD ?= build
 JOBS  ?= $(shell nproc)
 DEBS  := cmake g++ make pkg-config libsystemd-dev libseccomp-dev libyaml-cpp-dev libfmt-dev \
-         catch2 libcli11-dev nlohmann-json3-dev util-linux
+         catch2 libcli11-dev nlohmann-json3-dev util-linux systemd dbus
 SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_REPORT ?= corral-reports/demo
 
