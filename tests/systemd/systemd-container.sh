@@ -238,8 +238,12 @@ inside_init() {
     ln -s /proc/kcore "$root/dev/core"
     mount -t tmpfs -o mode=755,nosuid,nodev,size=20% corral-systemd-run "$root/run"
     mount -t tmpfs -o mode=1777,nosuid,nodev corral-systemd-tmp "$root/tmp"
+    # After the tmpfs mounts: a checkout under /tmp or /run needs its mount point made in the fresh
+    # tmpfs. systemd's boot-time clean-up of /tmp does not descend into mount points (rm_rf stops at
+    # them), and `start` checks afterwards that every bound directory kept its files.
     for b in $BINDS; do
         [ -d "$b" ] || die "CORRAL_SYSTEMD_BINDS: $b is not a directory"
+        mkdir -p "$root$b"
         mount --bind "$b" "$root$b"
     done
 
@@ -385,6 +389,11 @@ cmd_start() {
     done
     case $state in
         running|degraded)
+            for b in $BINDS; do
+                # systemd's boot-time clean-up must not have reached into a bound directory.
+                [ -n "$(ls -A "$b" 2>/dev/null)" ] ||
+                    die "DANGER: $b is empty after the container booted (systemd's clean-up reached it?): stopping"
+            done
             log "PID $pid: $state after $(elapsed "$t0" "$(now)")s (state $dir)"
             [ "$state" = running ] || in_ct "$dir" systemctl --failed --no-legend >&2 || true
             echo "$pid"

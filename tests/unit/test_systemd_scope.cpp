@@ -32,7 +32,7 @@ TEST_CASE("unknown_property_in finds the property an older systemd refuses", "[s
     CHECK_FALSE(unknown_property_in("org.freedesktop.DBus.Error.UnknownProperty", "Unknown property Foo"));
 }
 
-TEST_CASE("--backend names", "[systemd]") {
+TEST_CASE("backend names for --backend", "[systemd]") {
     CHECK(parse_backend_choice("auto") == BackendChoice::Auto);
     CHECK(parse_backend_choice("cgroup") == BackendChoice::Cgroup);
     CHECK(parse_backend_choice("systemd-scope") == BackendChoice::SystemdScope);
