@@ -77,8 +77,14 @@ BackendSet::BackendSet(const std::vector<SuiteSpec>& suites, const BackendSetOpt
     }
     if (want_cgroup) {
         std::string unboxed_why;
-        cgroup_ = with_context("setting up cgroups",
-                               [&] { return make_backend(opts_.run_id, opts_.allow_unboxed, unboxed_why); });
+        try {
+            cgroup_ = with_context("setting up cgroups",
+                                   [&] { return make_backend(opts_.run_id, opts_.allow_unboxed, unboxed_why); });
+        } catch (const Error& e) {
+            if (auto_reason_.empty() || auto_scope_) throw;
+            // Say why the scope was not taken either, not only what the cgroup backend lacks.
+            throw Error(std::string(e.what()) + " — and the systemd scope was no way out: " + auto_reason_);
+        }
         if (!unboxed_why.empty())
             notes_.push_back("no cgroup could be used, so no limit was enforced (--allow-unboxed): " + unboxed_why);
     }

@@ -283,7 +283,9 @@ public:
     ~ScopeBox() override {
         if (!started_) return;
         try {
-            if (still_populated()) {
+            // Without payload or inner box (its limits were refused) the held child is still in
+            // the scope: kill whatever is there.
+            if ((!events_ && !inner_) || still_populated()) {
                 mgr_->kill_unit(unit_, SIGKILL);
                 for (int i = 0; i < 500 && still_populated(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
             }
@@ -311,12 +313,19 @@ public:
         std::string path = mgr_->unit_path(unit_);
         if (path.empty()) throw Error("scope " + unit_ + " vanished right after it started");
         control_group_ = mgr_->unit_string(path, "org.freedesktop.systemd1.Scope", "ControlGroup");
-        if (layout_.mode == CgroupMode::Unified) {
-            auto dir = map_cgroup_path(layout_.unified->mount, control_group_);
-            if (!dir) throw Error("cannot map the scope's ControlGroup " + control_group_ + " to a directory");
-            inner_ = adopt_cgroup_v2_box(*dir);
-        } else {
-            inner_ = adopt_cgroup_v1_box(layout_, control_group_);
+        verify_limits();  // first: a limit that is not enforced is the clearest thing to report
+        try {
+            if (layout_.mode == CgroupMode::Unified) {
+                auto dir = map_cgroup_path(layout_.unified->mount, control_group_);
+                if (!dir) throw Error("cannot map the scope's ControlGroup " + control_group_ + " to a directory");
+                inner_ = adopt_cgroup_v2_box(*dir);
+            } else {
+                inner_ = adopt_cgroup_v1_box(layout_, control_group_);
+            }
+        } catch (const Error& e) {
+            throw Error(fmt::format("the {} manager (systemd {}) gave scope {} no memory cgroup corral could measure "
+                                    "({}): the memory controller is not delegated to it",
+                                    mgr_->kind(), mgr_->version(), unit_, e.what()));
         }
         // The suite goes into a "payload" child of the scope in the unified hierarchy (no controllers
         // are enabled below the scope, so it may hold the keeper beside it): its cgroup.events says
@@ -332,7 +341,6 @@ public:
                 });
             }
         }
-        verify_limits();
     }
 
     int populated_fd() const override { return events_ ? events_.get() : -1; }

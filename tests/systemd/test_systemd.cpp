@@ -224,6 +224,39 @@ TEST_CASE("a limit the manager accepts but does not enforce is an error, or the 
     hc.finish();
 }
 
+TEST_CASE("a user manager that accepts MemoryMax without the memory controller is refused, naming the limit",
+          "[systemd][user]") {
+    HostCase hc;
+    auto& c = Container::get();
+    SharedDir reports("user");
+    std::filesystem::permissions(reports.path(), std::filesystem::perms::all);
+    // A user with a running user manager (user@1000.service): on this cgroup v1 machine systemd can
+    // delegate no memory controller to it, yet it accepts MemoryMax= for a scope.
+    auto setup = c.exec({"sh", "-c", "id tester >/dev/null 2>&1 || useradd -m -u 1000 tester; "
+                                     "systemctl start user@1000.service"});
+    INFO(setup.describe());
+    REQUIRE(setup.exit_code == 0);
+    auto as_user = [&](std::vector<std::string> cmd) {
+        std::vector<std::string> argv{"setpriv", "--reuid", "1000", "--regid", "1000", "--init-groups", "env",
+                                      "XDG_RUNTIME_DIR=/run/user/1000"};
+        argv.insert(argv.end(), cmd.begin(), cmd.end());
+        return c.exec(argv);
+    };
+    auto r = as_user(corral_run(reports.path(), {"--user", "--backend", "systemd-scope", "--name", "user",
+                                                 "--memory-max", "64M", "--", "true"}));
+    INFO(r.describe());
+    CHECK(r.exit_code == 1);
+    auto report = load_report(reports.path());
+    INFO(brief(report));
+    const Json& s = suite(report, "user");
+    CHECK(str(s, "/verdict") == "launch-error");
+    CHECK_THAT(str(s, "/launch_error"), Catch::Contains("the user manager"));
+    CHECK_THAT(str(s, "/launch_error"), Catch::Contains("does not enforce this one: MemoryMax=64 MiB"));
+    auto units = as_user({"systemctl", "--user", "list-units", "--all", "--no-legend", "--plain", "corral-*.scope"});
+    CHECK_THAT(units.out, !Catch::Contains("corral-user-"));
+    hc.finish();
+}
+
 TEST_CASE("the slice's MemoryMax holds when two suites together exceed it", "[systemd][slice]") {
     HostCase hc;
     auto& c = Container::get();
