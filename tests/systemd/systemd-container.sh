@@ -151,10 +151,18 @@ make_cgroups() {
     [ -s "$dir/cgroups" ] || { log "no cgroup hierarchy found in /proc/self/mountinfo"; return 1; }
 }
 
-# Moves process $2 into the container's root cgroup of every hierarchy.
+# Moves process $2 into the container's root cgroup of every hierarchy; in a
+# cgroup2 hierarchy where the container's systemd has enabled controllers (a
+# pure v2 host), into the leaf corral-exec below it instead: v2 allows no
+# processes in a cgroup (other than the real root) that hands controllers to
+# its children.
 enter_cgroups() {
-    local dir=$1 pid=$2 cg _
-    while read -r cg _; do
+    local dir=$1 pid=$2 cg type _
+    while read -r cg type _; do
+        if [ "$type" = cgroup2 ] && [ -n "$(cat "$cg/cgroup.subtree_control" 2>/dev/null)" ]; then
+            cg=$cg/corral-exec
+            [ -d "$cg" ] || mkdir "$cg" || die "cannot create $cg"
+        fi
         echo "$pid" >"$cg/cgroup.procs" || die "cannot move $pid into $cg"
     done <"$dir/cgroups"
 }

@@ -5,7 +5,8 @@
 # console, which is tee'd to stdout and a log file.
 #
 # usage: tests/vm/run-vm.sh [--timeout SECONDS] [--memory MIB] [--cpus N]
-#                           [--cgroup PATH] [--file PATH]... -- BINARY [ARGS...]
+#                           [--cgroup PATH] [--host-root] [--file PATH]...
+#                           -- BINARY [ARGS...]
 #
 #   BINARY and every --file PATH are copied into the VM at the same absolute
 #   path, together with the shared libraries ldd reports for them (and the
@@ -21,6 +22,14 @@
 #   The command's environment has CORRAL_VM_DEADLINE: the uptime in seconds
 #   (/proc/uptime) by which it should be done, 10 s before the VM is killed.
 #
+#   --host-root  instead of a busybox image with copied files, the VM's root is
+#              an overlay: the host's "/" read-only over virtio-9p as the lower
+#              layer, a tmpfs as the upper (every write stays in the VM). The
+#              initramfs only loads the 9p and overlay modules of the same
+#              kernel package and switch_roots; the command then sees every
+#              program and library the host has (systemd, dbus, ...) at the
+#              host's paths, with a fresh tmpfs on /run and the host's /tmp
+#              contents under the overlay. --file is not needed (and refused).
 #   --timeout  the whole run, set-up (packages, kernel, initramfs) included:
 #              default 240 s
 #   --memory   guest RAM in MiB (default 2048); --cpus vCPUs (default 2)
@@ -42,6 +51,7 @@ MEMORY=2048
 CPUS=2
 CGROUP=
 FILES=()
+HOST_ROOT=0
 
 die() { echo "run-vm: $*" >&2; exit 1; }
 log() { echo "run-vm: $*" >&2; }
@@ -56,6 +66,7 @@ while [ $# -gt 0 ]; do
         --cpus)    [ $# -ge 2 ] || die "--cpus needs a value"; CPUS=$2; shift 2 ;;
         --cgroup)  [ $# -ge 2 ] || die "--cgroup needs a path"; CGROUP=$2; shift 2 ;;
         --file)    [ $# -ge 2 ] || die "--file needs a path"; FILES+=("$2"); shift 2 ;;
+        --host-root) HOST_ROOT=1; shift ;;
         --) shift; break ;;
         -h|--help) awk 'NR > 1 && /^set -euo/ { exit } NR > 1' "$0"; exit 0 ;;
         *) die "unknown option '$1' (usage: $0 [--timeout S] [--memory MIB] [--cpus N] [--cgroup PATH] [--file PATH]... -- BINARY [ARGS...])" ;;
@@ -77,6 +88,8 @@ case $BIN in
 esac
 [ -f "$BIN" ] || die "no such file: $BIN"
 for f in "${FILES[@]}"; do [ -e "$f" ] || die "no such file: $f"; done
+[ "$HOST_ROOT" = 0 ] || [ ${#FILES[@]} -eq 0 ] ||
+    die "--file and --host-root do not go together: with --host-root the VM sees the host's whole file system"
 
 T0=$(now)
 SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -95,9 +108,13 @@ fi
 
 # ---- kernel (cached) ---------------------------------------------------------
 # $CACHE/vmlinuz is a symlink to the unpacked boot/vmlinuz-* of the newest
-# linux-image-6.1.0-N-amd64[-unsigned] package.  The package is only fetched
-# with `apt-get download` and unpacked with `dpkg-deb -x`: the host's /boot
-# and dpkg database are never touched.
+# linux-image-6.1.0-N-amd64[-unsigned] package, $CACHE/modules to the modules
+# --host-root loads (virtio-pci, 9p, overlay: modules in Debian's config) from
+# the same package.  The package is only fetched with `apt-get download` and
+# unpacked with `dpkg-deb -x`: the host's /boot, /lib/modules and dpkg database
+# are never touched.
+# Load order (each module after the ones it depends on, as modinfo's depends=).
+MODULES="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci netfs fscache 9pnet 9pnet_virtio 9p overlay"
 mkdir -p "$CACHE/logs"
 # Console logs of the last 20 runs are kept.
 { ls -1t "$CACHE"/logs/vm-*.log 2>/dev/null || true; } | tail -n +20 | xargs -r rm -f
@@ -105,7 +122,7 @@ newest_kernel_pkg() {
     apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64(-unsigned)?$' |
         awk '{print $1}' | sort -V | tail -n1
 }
-if [ ! -e "$CACHE/vmlinuz" ] || [ "${CORRAL_VM_REFRESH:-0}" = 1 ]; then
+if [ ! -e "$CACHE/vmlinuz" ] || [ ! -e "$CACHE/modules/overlay.ko" ] || [ "${CORRAL_VM_REFRESH:-0}" = 1 ]; then
     pkg=$(newest_kernel_pkg)
     if [ -z "$pkg" ]; then
         log "no linux-image-6.1.0-*-amd64 package known to apt: apt-get update"
@@ -113,18 +130,25 @@ if [ ! -e "$CACHE/vmlinuz" ] || [ "${CORRAL_VM_REFRESH:-0}" = 1 ]; then
         pkg=$(newest_kernel_pkg)
     fi
     [ -n "$pkg" ] || die "no linux-image-6.1.0-*-amd64 package known to apt, even after apt-get update (is bookworm in the sources?)"
-    if [ ! -d "$CACHE/$pkg" ]; then
+    if [ ! -e "$CACHE/$pkg/modules/overlay.ko" ]; then
         log "downloading kernel package $pkg"
         dl=$(mktemp -d "$CACHE/dl.XXXXXX")
         chmod 755 "$dl"; chown _apt "$dl" 2>/dev/null || true  # apt drops to _apt
         (cd "$dl" && apt-get download -q "$pkg" >&2) || die "apt-get download $pkg failed (see apt's message above)"
         dpkg-deb -x "$dl"/"$pkg"_*.deb "$dl/root"
-        mkdir -p "$CACHE/$pkg/boot"
+        rm -rf "$CACHE/$pkg"
+        mkdir -p "$CACHE/$pkg/boot" "$CACHE/$pkg/modules"
         cp "$dl"/root/boot/vmlinuz-* "$CACHE/$pkg/boot/"
+        for m in $MODULES; do
+            ko=$(find "$dl"/root/lib/modules -name "$m.ko" -print -quit)
+            [ -n "$ko" ] || die "$pkg has no module $m.ko (needed by --host-root)"
+            cp "$ko" "$CACHE/$pkg/modules/"
+        done
         rm -rf "$dl"
     fi
     vmlinuz=$(ls "$CACHE/$pkg"/boot/vmlinuz-* | head -n1)
     ln -sfn "${vmlinuz#"$CACHE"/}" "$CACHE/vmlinuz"
+    ln -sfn "$pkg/modules" "$CACHE/modules"
 fi
 KERNEL=$(readlink -f "$CACHE/vmlinuz")
 [ -s "$KERNEL" ] || die "kernel image missing: $KERNEL (try CORRAL_VM_REFRESH=1)"
@@ -163,29 +187,44 @@ copy_in() {
         [ -e "$ROOT$lib" ] || { mkdir -p "$ROOT$(dirname "$lib")"; cp -L "$lib" "$ROOT$lib"; }
     done
 }
-copy_in "$BIN"
-for f in "${FILES[@]}"; do copy_in "$(cd "$(dirname "$f")" && pwd)/$(basename "$f")"; done
+if [ "$HOST_ROOT" = 0 ]; then
+    copy_in "$BIN"
+    for f in "${FILES[@]}"; do copy_in "$(cd "$(dirname "$f")" && pwd)/$(basename "$f")"; done
+    MAIN=$ROOT/init
+else
+    mkdir -p "$ROOT/modules"
+    for m in $MODULES; do cp "$CACHE/modules/$m.ko" "$ROOT/modules/"; done
+    MAIN=$ROOT/init2
+fi
 
 # Quote each argument for the init script ('...' with ' -> '\'').
 q() { local s=${1//\'/\'\\\'\'}; printf "'%s' " "$s"; }
 CMD="$(q "$BIN")"; for a in "$@"; do CMD+="$(q "$a")"; done
 
-cat > "$ROOT/init" <<EOF
+# The tmpfs directories: /tmp and /run (corral keeps its locks in /run/corral)
+# on the busybox image, where a tmpfs would hide files shipped there, so they
+# are copied across; with --host-root only an empty /run (the host's /run holds
+# its live sockets and state), while /tmp is already in the overlay's tmpfs.
+TMPFS_COPY="/tmp /run" TMPFS_EMPTY=
+[ "$HOST_ROOT" = 0 ] || { TMPFS_COPY=; TMPFS_EMPTY=/run; }
+cat > "$MAIN" <<EOF
 #!/bin/busybox sh
-# Generated by tests/vm/run-vm.sh: PID 1 inside the test VM. busybox sh runs its
-# own applets for every command here, whatever was shipped; the command gets
-# Debian's root PATH.
+# Generated by tests/vm/run-vm.sh: PID 1 inside the test VM (with --host-root,
+# after the initramfs's /init has switched to the overlay root). busybox sh
+# runs its own applets for every command here, whatever was shipped; the
+# command gets Debian's root PATH.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
+mountpoint -q /proc || mount -t proc proc /proc
+mountpoint -q /sys || mount -t sysfs sysfs /sys
+mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
 exec </dev/console >/dev/console 2>&1
-# tmpfs on /tmp and /run (corral keeps its locks in /run/corral); a tmpfs would
-# hide files shipped there, so they are copied across.
-for d in /tmp /run; do
+for d in $TMPFS_COPY; do
     mode=755; [ \$d = /tmp ] && mode=1777
     { mkdir /.tmpfs && mount -t tmpfs -o mode=\$mode tmpfs /.tmpfs && cp -a \$d/. /.tmpfs/ &&
       mount --move /.tmpfs \$d && rmdir /.tmpfs; } || echo "CORRAL-VM: tmpfs on \$d failed"
+done
+for d in $TMPFS_EMPTY; do
+    mount -t tmpfs -o mode=755 tmpfs \$d || echo "CORRAL-VM: tmpfs on \$d failed"
 done
 mkdir -p /dev/shm /dev/pts && mount -t tmpfs -o mode=1777 tmpfs /dev/shm && mount -t devpts devpts /dev/pts
 ln -s /proc/self/fd /dev/fd && ln -s fd/0 /dev/stdin && ln -s fd/1 /dev/stdout && ln -s fd/2 /dev/stderr
@@ -221,7 +260,36 @@ printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'nobody:x:65534:65534:nobody:/none
     > "$ROOT/etc/passwd"
 printf '%s\n' 'root:x:0:' 'nogroup:x:65534:' > "$ROOT/etc/group"
 echo corral-vm > "$ROOT/etc/hostname"
-chmod 755 "$ROOT/init"
+chmod 755 "$MAIN"
+if [ "$HOST_ROOT" = 1 ]; then
+    # Stage 1: the host's "/" over virtio-9p (read-only) under a tmpfs upper
+    # layer becomes the root; then /init2 (above) runs from there. A step that
+    # fails prints CORRAL-VM-FAIL and powers off: run-vm.sh reports that line.
+    cat > "$ROOT/init" <<EOF
+#!/bin/busybox sh
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+exec </dev/console >/dev/console 2>&1
+fail() { echo "CORRAL-VM-FAIL: \$*"; poweroff -f; sleep 5; }
+for m in $MODULES; do insmod /modules/\$m.ko || fail "insmod \$m.ko failed"; done
+mkdir -p /lower /rw /newroot
+# cache=loose: the export is read-only and does not change while the VM runs.
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroot /lower ||
+    fail "mounting the host's / over virtio-9p failed"
+mount -t tmpfs -o mode=755 tmpfs /rw && mkdir /rw/upper /rw/work || fail "tmpfs for the overlay failed"
+mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work overlay /newroot ||
+    fail "the overlay root (host / over 9p + tmpfs) failed"
+cp /init2 /newroot/.corral-vm-init && chmod 755 /newroot/.corral-vm-init || fail "copying init2 failed"
+[ -x /newroot/bin/busybox ] || fail "the host has no /bin/busybox (apt-get install busybox-static)"
+# Moved, not unmounted: under the overlay lie the host's /proc and /sys as
+# 9p serves them (/proc/self/exe there is the host's qemu), and busybox runs
+# its applets through /proc/self/exe.
+for d in /proc /sys /dev; do mount --move \$d /newroot\$d || fail "moving \$d to the new root failed"; done
+exec switch_root /newroot /.corral-vm-init
+EOF
+    chmod 755 "$ROOT/init"
+fi
 # Uncompressed: the kernel unpacks it faster under TCG than it inflates a gzip
 # of it (~1 s less boot with the host tests' 55 MB), and no time goes into gzip.
 INITRD=$WORK/initrd.cpio
@@ -245,9 +313,11 @@ log "kernel $KERNEL, initrd $(du -h "$INITRD" | cut -f1), ${MEMORY} MiB, $CPUS C
 # command's: the uptime (/proc/uptime, which starts after qemu does) by which
 # it should have reported, 10 s before the hard limit.
 mkfifo "$WORK/serial"
+VIRTFS=()
+[ "$HOST_ROOT" = 0 ] || VIRTFS=(-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap)
 timeout -k 5 "$left" qemu-system-x86_64 -accel tcg -nographic -no-reboot \
     -m "$MEMORY" -smp "$CPUS" -nic none -kernel "$KERNEL" -initrd "$INITRD" \
-    ${CORRAL_VM_QEMU_ARGS:-} \
+    "${VIRTFS[@]}" ${CORRAL_VM_QEMU_ARGS:-} \
     -append "console=ttyS0 panic=-1 quiet loglevel=3 CORRAL_VM_DEADLINE=$((left - 10)) ${CORRAL_VM_APPEND:-}" \
     </dev/null >"$WORK/serial" 2>&1 &
 QPID=$!
@@ -266,6 +336,9 @@ status=$(sed -n 's/^CORRAL-VM-EXIT \([0-9][0-9]*\).*/\1/p' "$LOG" | tail -n1)
 log "boot (qemu start -> CORRAL-VM-BEGIN): $boot; vm $(elapsed "$T1" "$T2") s;" \
     "total incl. setup $(elapsed "$T0" "$T2") s"
 if [ -z "$status" ]; then
+    if failed=$(sed -n 's/^CORRAL-VM-FAIL: //p' "$LOG" | head -n1) && [ -n "$failed" ]; then
+        die "the VM's init could not start the command: $failed; console log: $LOG"
+    fi
     case $qrc in
         124|137) why="the ${TIMEOUT} s timeout ran out: qemu was killed" ;;  # timeout(1): TERM, then KILL
         0) why="the VM stopped early (panic=-1 reboots and -no-reboot then ends qemu): $(
