@@ -127,6 +127,7 @@ json suite_to_json(const SuiteResult& s) {
                 {"nr_throttled", opt_json(s.cpu_nr_throttled)},
                 {"stat", counters_json(s.cpu_stat)}};
     j["start_method"] = str_or_null(s.start_method);
+    j["cgroup_namespace"] = s.cgroup_namespace;
     j["backend"] = str_or_null(s.backend);
     j["backend_reason"] = str_or_null(s.backend_reason);
     j["systemd"] = s.systemd;

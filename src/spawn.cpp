@@ -10,6 +10,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <utility>
 #include <cstring>
 
 #include "corral/cgroup_util.hpp"
@@ -33,6 +37,49 @@ std::vector<std::string> build_env(bool env_clear, const std::map<std::string, s
     std::vector<std::string> out;
     for (const auto& [k, v] : env) out.push_back(k + "=" + v);
     return out;
+}
+
+std::optional<bool> status_has_cap_sys_admin(const std::string& status_text) {
+    constexpr unsigned kCapSysAdmin = 21;  // linux/capability.h
+    std::size_t at = 0;
+    while (at < status_text.size()) {
+        std::size_t end = status_text.find('\n', at);
+        if (end == std::string::npos) end = status_text.size();
+        std::string_view line(status_text.data() + at, end - at);
+        at = end + 1;
+        if (!line.starts_with("CapEff:")) continue;
+        line.remove_prefix(7);
+        while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+        if (line.empty() || line.size() > 16) return std::nullopt;
+        std::uint64_t caps = 0;
+        for (char c : line) {
+            int v = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+            if (v < 0) return std::nullopt;
+            caps = caps << 4 | static_cast<std::uint64_t>(v);
+        }
+        return (caps >> kCapSysAdmin & 1) != 0;
+    }
+    return std::nullopt;
+}
+
+bool cgroup_namespace_allowed(std::string& why) {
+    static const std::pair<bool, std::string> answer = [] {
+        std::optional<bool> has;
+        std::string status;
+        try {
+            status = read_file("/proc/self/status");
+            has = status_has_cap_sys_admin(status);
+        } catch (const Error&) {
+        }
+        if (!has) return std::pair<bool, std::string>{true, ""};  // unknown: try, and report what fails
+        if (*has) return std::pair<bool, std::string>{true, ""};
+        return std::pair<bool, std::string>{
+            false, "no cgroup namespace: creating one needs CAP_SYS_ADMIN, which corral (uid " +
+                       std::to_string(::getuid()) +
+                       ") does not have, so the suite sees its cgroup by its full path in /proc/self/cgroup"};
+    }();
+    why = answer.second;
+    return answer.first;
 }
 
 namespace {

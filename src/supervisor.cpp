@@ -209,6 +209,9 @@ void SuiteRun::start() {
     sp.oom_score_adj = r_.opts.child_oom_score_adj;
     sp.stdout_fd = out_w.get();
     sp.stderr_fd = err_w.get();
+    std::string no_cgroupns_why;
+    sp.new_cgroup_ns = cgroup_namespace_allowed(no_cgroupns_why);
+    res_.cgroup_namespace = sp.new_cgroup_ns;
     std::optional<HeldChild> held;
     try {
         held.emplace(spawn_held(sp, box_->cgroup_fd()));
@@ -223,6 +226,7 @@ void SuiteRun::start() {
     }
     res_.cgroup = box_->describe();  // a systemd scope knows its cgroup only once it runs
     res_.notes = box_->notes();
+    if (!no_cgroupns_why.empty()) res_.notes.push_back(no_cgroupns_why);
     out_w.reset();
     err_w.reset();
     pid_ = held->pid();

@@ -116,6 +116,7 @@ struct SuiteResult {
     nlohmann::json systemd;    // the manager's view of a systemd scope (unit, slice, result, …); null otherwise
     std::string backend;       // the backend this suite ran in ("cgroup-v1", "systemd-scope", …)
     std::string backend_reason;  // why that one (backend: auto)
+    bool cgroup_namespace = false;  // the suite was started in a cgroup namespace of its own
     std::string start_method;  // "clone3-into-cgroup", "cgroup.procs" (how the main process entered the box)
     std::uint64_t oom_kills = 0;       // kernel OOM kills in the box (the cgroup's counter)
     std::vector<OomKill> oom_records;  // the kernel's own records of them

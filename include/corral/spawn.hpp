@@ -68,6 +68,16 @@ private:
 // in_cgroup() is false: the caller then moves the child with cgroup.procs.
 HeldChild spawn_held(const SpawnSpec& spec, int cgroup_fd = -1);
 
+// Whether this process may create a cgroup namespace: unshare(CLONE_NEWCGROUP) needs CAP_SYS_ADMIN
+// in its user namespace, which an unprivileged user (a workstation run through the user manager)
+// does not have. When it may not, returns false with the reason in `why`, a sentence for the
+// report's notes. Read once from /proc/self/status (CapEff).
+bool cgroup_namespace_allowed(std::string& why);
+
+// The capability check on the text of /proc/PID/status: whether CapEff has CAP_SYS_ADMIN (bit 21).
+// nullopt when the text has no parsable CapEff line.
+std::optional<bool> status_has_cap_sys_admin(const std::string& status_text);
+
 // Whether clone3(CLONE_INTO_CGROUP) is known not to work on this kernel (after a fallback).
 bool clone_into_cgroup_unsupported();
 

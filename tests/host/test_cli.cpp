@@ -214,6 +214,38 @@ TEST_CASE("a read-only cgroupfs is an error naming the file or an unboxed run wh
     hc.finish();
 }
 
+TEST_CASE("an unprivileged user's suite runs without a cgroup namespace, and the report says so",
+          "[host][unprivileged]") {
+    HostCase hc;
+    {
+        TempDir reports("root-ns");
+        auto r = run_corral(adhoc(reports.path(), {"--name", "root"}, {"true"}));
+        INFO(r.describe());
+        CHECK(r.exit_code == 0);
+        auto report = load_report(reports.path());
+        CHECK(field(suite(report, "root"), "/cgroup_namespace") == true);
+    }
+    // unshare(CLONE_NEWCGROUP) needs CAP_SYS_ADMIN: without it corral starts the suite anyway
+    // (nobody cannot create cgroups here either, hence --allow-unboxed).
+    TempDir reports("nobody");
+    std::filesystem::permissions(reports.path(), std::filesystem::perms::all);
+    std::vector<std::string> argv{"setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", corral_bin()};
+    auto corral = adhoc(reports.path(), {"--allow-unboxed", "--oom-source", "none", "--name", "nobody"},
+                        {"sh", "-c", "cat /proc/self/cgroup"});
+    argv.insert(argv.end(), corral.begin(), corral.end());
+    auto r = run(argv, within(30s));
+    INFO(r.describe());
+    CHECK(r.exit_code == 0);
+    auto report = load_report(reports.path());
+    INFO(brief(report));
+    const Json& s = suite(report, "nobody");
+    CHECK(str(s, "/verdict") == "passed");
+    CHECK(field(s, "/cgroup_namespace") == false);
+    CHECK_THAT(notes_of(report, s), Catch::Contains("no cgroup namespace: creating one needs CAP_SYS_ADMIN"));
+    CHECK_THAT(notes_of(report, s), Catch::Contains("uid 65534"));
+    hc.finish();
+}
+
 TEST_CASE("corral check prints the example's suites and a bad profile is exit 2 with file:line:col",
           "[host][check]") {
     HostCase hc;

@@ -9,7 +9,7 @@
 #   Ships into the VM, at the same absolute paths: BUILD_DIR/corral,
 #   BUILD_DIR/tests/corral_host_tests, every program in BUILD_DIR/progs, the
 #   files of SOURCE_DIR (default: this checkout) that the host tests read
-#   (profiles/), util-linux's unshare (busybox's has no --cgroup) and dash as
+#   (profiles/), util-linux's unshare (busybox's has no --cgroup) and setpriv, and dash as
 #   sh (Debian's /bin/sh), with their libraries.  Inside, host-tests-driver.sh
 #   runs each test case in a process of its own and prints PASS/FAIL lines and
 #   Catch2's totals on the serial console, which comes back on stdout.
@@ -96,6 +96,9 @@ UNSHARE=$(command -v unshare) || fail "unshare (util-linux) not found: apt-get i
 grep -q -- '--cgroup' <<< "$("$UNSHARE" --help 2>&1)" ||
     fail "$UNSHARE has no --cgroup option: util-linux's unshare is needed"
 FILES+=("$UNSHARE")
+# util-linux setpriv: a test runs corral as an unprivileged user (busybox has none).
+SETPRIV=$(command -v setpriv) || fail "setpriv (util-linux) not found: apt-get install util-linux"
+FILES+=("$SETPRIV")
 # dash as /bin/sh, as on Debian: profiles' string commands (/bin/sh -c) and the
 # tests' `sh -c` run under it. busybox's sh would run applets such as sleep
 # in-process or forked without exec, unlike a Debian host.
