@@ -94,10 +94,13 @@ std::vector<KernelLine> JournalReader::read_available() {
 
 std::vector<std::string> JournalReader::unit_messages(const std::string& unit) {
     return with_context("journal messages about " + unit, [&] {
-        Handle j = open_local_journal();
+        sd_journal* raw = nullptr;
+        check(sd_journal_open(&raw, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM | SD_JOURNAL_CURRENT_USER),
+              "sd_journal_open");
+        Handle j{raw, &sd_journal_close};
         add_match(j.get(), "UNIT=" + unit);
         check(sd_journal_add_disjunction(j.get()), "sd_journal_add_disjunction");
-        add_match(j.get(), "_SYSTEMD_UNIT=" + unit);
+        add_match(j.get(), "USER_UNIT=" + unit);
         check(sd_journal_seek_realtime_usec(j.get(), start_realtime_us_), "sd_journal_seek_realtime_usec");
         std::vector<std::string> out;
         for (;;) {

@@ -51,6 +51,11 @@ std::vector<OomRecord> OomWatch::poll() {
     return parser_.take_complete();
 }
 
+std::optional<std::vector<std::string>> OomWatch::unit_messages(const std::string& unit) {
+    if (!journal_) return std::nullopt;
+    return journal_->unit_messages(unit);
+}
+
 std::uint64_t OomWatch::lost() const noexcept { return kmsg_ ? kmsg_->lost_count() : 0; }
 
 }  // namespace corral

@@ -489,6 +489,51 @@ void reap_orphans(const std::vector<std::unique_ptr<SuiteRun>>& runs) {
 
 }  // namespace
 
+namespace {
+
+// systemd's own view of each scope, from the journal: what the manager logged about the unit
+// ("A process of this unit has been killed by the OOM killer.", "Failed with result 'oom-kill'.",
+// "Consumed …"). On the unified hierarchy systemd logs the OOM line when it sees the kill in
+// memory.events, a moment after the kernel: an OOM-killed scope's messages are read again until
+// that line is there, for at most the settle window (at least 1 s). On v1 systemd never logs it.
+void add_unit_messages(std::vector<SuiteResult>& results, const RunOptions& opts) {
+    constexpr std::string_view kOomLine = "killed by the OOM killer";
+    for (auto& r : results) {
+        if (!r.systemd.is_object() || !r.systemd.contains("unit") || !r.systemd["unit"].is_string()) continue;
+        const std::string unit = r.systemd["unit"];
+        if (!opts.oom || opts.oom->source() != "journal") {
+            r.systemd["journal"] = nullptr;
+            r.systemd["journal_why"] = opts.oom ? "the run reads kernel records from " + opts.oom->source() +
+                                                      ", not from the journal"
+                                                : std::string("no kernel record source");
+            continue;
+        }
+        const bool expect_oom_line = r.oom_kills > 0 && r.systemd.value("cgroup_mode", "") == "unified";
+        const auto deadline =
+            std::chrono::steady_clock::now() + std::max<Duration>(opts.oom_settle, std::chrono::seconds(1));
+        for (;;) {
+            std::vector<std::string> messages;
+            try {
+                messages = opts.oom->unit_messages(unit).value_or(std::vector<std::string>{});
+            } catch (const Error& e) {
+                r.systemd["journal"] = nullptr;
+                r.systemd["journal_why"] = e.what();
+                break;
+            }
+            const bool has_oom_line = std::any_of(messages.begin(), messages.end(), [&](const std::string& m) {
+                return m.find(kOomLine) != std::string::npos;
+            });
+            if (!expect_oom_line || has_oom_line || std::chrono::steady_clock::now() >= deadline) {
+                r.systemd["journal"] = std::move(messages);
+                break;
+            }
+            ::usleep(50'000);
+        }
+    }
+}
+
+}  // namespace
+
 RunOutcome run_suites(Backend& backend, const std::vector<SuiteSpec>& suites, const RunOptions& opts) {
     RunOutcome outcome;
     auto& results = outcome.results;
@@ -565,6 +610,7 @@ RunOutcome run_suites(Backend& backend, const std::vector<SuiteSpec>& suites, co
         runner.loop.remove(settle.fd());
         runner.poll_oom();
     }
+    add_unit_messages(results, opts);
     for (size_t i : pending) {  // never started because corral was interrupted
         results[i].name = suites[i].name;
         results[i].command = suites[i].command_text;

@@ -410,6 +410,7 @@ public:
                                {"manager", mgr_->kind()},
                                {"version", mgr_->version()},
                                {"control_group", control_group_},
+                               {"cgroup_mode", cgroup_mode_name(layout_.mode)},
                                {"result", nullptr},
                                {"active_state", nullptr}};
         try {

@@ -33,9 +33,11 @@ public:
     // seq = a running count (the journal does not keep the kmsg sequence number).
     std::vector<KernelLine> read_available();
 
-    // MESSAGE of every entry since construction about `unit` (UNIT= from systemd, or
-    // _SYSTEMD_UNIT= for what runs in it), e.g. "A process of this unit has been killed by the
-    // OOM killer." and "Failed with result 'oom-kill'.". At most kMaxUnitMessages, the last ones.
+    // MESSAGE of every entry since construction that the service manager logged about `unit`
+    // (UNIT= from the system manager, USER_UNIT= from a user manager; the caller's own user
+    // journal is read too), e.g. "A process of this unit has been killed by the OOM killer." and
+    // "Failed with result 'oom-kill'.". Not what the suite itself logs. At most kMaxUnitMessages,
+    // the last ones. Throws SysError naming the sd_journal call that failed.
     std::vector<std::string> unit_messages(const std::string& unit);
     static constexpr std::size_t kMaxUnitMessages = 200;
 

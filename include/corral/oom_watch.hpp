@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,9 @@ public:
     // Reads what the source has and returns the OOM reports completed by it.
     std::vector<OomRecord> poll();
     std::uint64_t lost() const noexcept;  // kmsg records overwritten before we read them
+    // What the service manager logged about a systemd unit since the run began (see
+    // JournalReader::unit_messages); nullopt when the source is not the journal.
+    std::optional<std::vector<std::string>> unit_messages(const std::string& unit);
 
 private:
     std::string source_ = "none";

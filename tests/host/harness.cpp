@@ -243,6 +243,15 @@ std::string suite_stderr(const Json& s, const std::string& report_dir) {
     return read_text(report_dir + "/" + str(s, "/stderr"));
 }
 
+std::string notes_of(const Json& report, const Json& s) {
+    std::string out;
+    for (const Json* j : {&report, &s})
+        if (j->contains("notes") && (*j)["notes"].is_array())
+            for (const auto& n : (*j)["notes"])
+                out += (n.is_string() ? n.get<std::string>() : n.dump()) + "\n";
+    return out;
+}
+
 std::string brief(const Json& j) {
     Json copy = j;
     auto count = [](Json& parent, const char* key) {

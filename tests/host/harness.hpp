@@ -106,6 +106,8 @@ std::string suite_stdout(const Json& s, const std::string& report_dir);
 std::string suite_stderr(const Json& s, const std::string& report_dir);
 // The JSON for INFO(): memory samples replaced by their count, truncated.
 std::string brief(const Json& j);
+// The run's and the suite's notes, one a line.
+std::string notes_of(const Json& report, const Json& s);
 
 // Processes (other than this one) whose /proc/PID/cmdline contains marker.
 struct ProcEntry {

@@ -28,15 +28,6 @@ bool prefixed_line(const std::string& out, const std::string& suite_name, const 
     return false;
 }
 
-std::string notes_of(const Json& report, const Json& s) {
-    std::string out;
-    for (const Json* j : {&report, &s})
-        if (j->contains("notes") && (*j)["notes"].is_array())
-            for (const auto& n : (*j)["notes"])
-                out += (n.is_string() ? n.get<std::string>() : n.dump()) + "\n";
-    return out;
-}
-
 }  // namespace
 
 TEST_CASE("the suite sees its own cgroup namespace", "[host][namespace]") {

@@ -151,17 +151,32 @@ make_cgroups() {
     [ -s "$dir/cgroups" ] || { log "no cgroup hierarchy found in /proc/self/mountinfo"; return 1; }
 }
 
-# Moves process $2 into the container's root cgroup of every hierarchy; in a
+# Moves process $2 into the container's root cgroup of every hierarchy.  In a
 # cgroup2 hierarchy where the container's systemd has enabled controllers (a
-# pure v2 host), into the leaf corral-exec below it instead: v2 allows no
-# processes in a cgroup (other than the real root) that hands controllers to
-# its children.
+# pure v2 host) v2 allows no process in a cgroup that hands controllers to its
+# children (the real root excepted): there $2 goes to container-exec/wait-$2,
+# and the command, once inside, moves itself to a sibling leaf run-<pid> (see
+# cmd_exec), away from nsenter's waiting parent. container-exec passes on the
+# controllers it has, so that a command that needs them (corral's cgroup
+# backend) can enable them in its own leaf.
 enter_cgroups() {
-    local dir=$1 pid=$2 cg type _
+    local dir=$1 pid=$2 cg type exec c _
+    V2_EXEC=
     while read -r cg type _; do
         if [ "$type" = cgroup2 ] && [ -n "$(cat "$cg/cgroup.subtree_control" 2>/dev/null)" ]; then
-            cg=$cg/corral-exec
-            [ -d "$cg" ] || mkdir "$cg" || die "cannot create $cg"
+            exec=$cg/container-exec
+            if [ ! -d "$exec" ]; then
+                mkdir "$exec" || die "cannot create $exec"
+                for c in $(cat "$exec/cgroup.controllers"); do
+                    echo "+$c" >"$exec/cgroup.subtree_control" || die "cannot enable $c in $exec"
+                done
+            fi
+            # Leaves of earlier commands that have ended.
+            find "$exec" -mindepth 1 -maxdepth 1 -type d \( -name 'wait-*' -o -name 'run-*' \) \
+                -exec rmdir {} + 2>/dev/null || true
+            cg=$exec/wait-$pid
+            mkdir "$cg" || die "cannot create $cg"
+            V2_EXEC=/sys/fs/cgroup/container-exec   # as the container sees it
         fi
         echo "$pid" >"$cg/cgroup.procs" || die "cannot move $pid into $cg"
     done <"$dir/cgroups"
@@ -470,9 +485,13 @@ cmd_exec() {
     # Join the container's root cgroups first: in the unified hierarchy systemd
     # can move a process only when its cgroup is inside the namespace.
     enter_cgroups "$dir" "$BASHPID"
+    local place=()
+    # shellcheck disable=SC2016 # expanded by the sh inside
+    [ -z "$V2_EXEC" ] ||
+        place=(sh -c 'd=$0/run-$$; mkdir "$d" && echo $$ >"$d/cgroup.procs" && exec "$@"' "$V2_EXEC")
     exec nsenter -t "$pid" -a -- setpriv --bounding-set "$DROP_CAPS" \
         env -i PATH="$INSIDE_PATH" HOME=/root USER=root SYSTEMD_PAGER=cat "${env[@]}" \
-        env -C "$cwd" "$@"
+        "${place[@]}" env -C "$cwd" "$@"
 }
 
 cmd_stop() {

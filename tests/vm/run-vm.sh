@@ -203,7 +203,8 @@ CMD="$(q "$BIN")"; for a in "$@"; do CMD+="$(q "$a")"; done
 
 # The tmpfs directories: /tmp and /run (corral keeps its locks in /run/corral)
 # on the busybox image, where a tmpfs would hide files shipped there, so they
-# are copied across; with --host-root only an empty /run (the host's /run holds
+# are copied across (cp -a gives the tmpfs the copied directory's mode: chmod
+# after); with --host-root only an empty /run (the host's /run holds
 # its live sockets and state), while /tmp is already in the overlay's tmpfs.
 TMPFS_COPY="/tmp /run" TMPFS_EMPTY=
 [ "$HOST_ROOT" = 0 ] || { TMPFS_COPY=; TMPFS_EMPTY=/run; }
@@ -221,7 +222,7 @@ exec </dev/console >/dev/console 2>&1
 for d in $TMPFS_COPY; do
     mode=755; [ \$d = /tmp ] && mode=1777
     { mkdir /.tmpfs && mount -t tmpfs -o mode=\$mode tmpfs /.tmpfs && cp -a \$d/. /.tmpfs/ &&
-      mount --move /.tmpfs \$d && rmdir /.tmpfs; } || echo "CORRAL-VM: tmpfs on \$d failed"
+      mount --move /.tmpfs \$d && rmdir /.tmpfs && chmod \$mode \$d; } || echo "CORRAL-VM: tmpfs on \$d failed"
 done
 for d in $TMPFS_EMPTY; do
     mount -t tmpfs -o mode=755 tmpfs \$d || echo "CORRAL-VM: tmpfs on \$d failed"
