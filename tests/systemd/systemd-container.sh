@@ -48,8 +48,8 @@
 #                                (start still exits 1; call stop PID after)
 #
 # Requires root, cgroup v1 or hybrid hierarchies mounted under /sys/fs/cgroup
-# (a pure v2 /sys/fs/cgroup is handled but untested), systemd and dbus
-# installed.  The container's cgroup is
+# or a pure v2 /sys/fs/cgroup (tested in the VM: tests/vm/systemd-tests-in-vm.sh),
+# systemd and dbus installed.  The container's cgroup is
 # corral_systemd.<id> below this shell's cgroup in every hierarchy (not
 # "corral-*": the host tests sweep those).
 set -euo pipefail
