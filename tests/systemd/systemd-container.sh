@@ -160,10 +160,14 @@ make_cgroups() {
 # controllers it has, so that a command that needs them (corral's cgroup
 # backend) can enable them in its own leaf.
 enter_cgroups() {
-    local dir=$1 pid=$2 cg type exec c _
+    local dir=$1 pid=$2 cg type exec c sc _
     V2_EXEC=
     while read -r cg type _; do
-        if [ "$type" = cgroup2 ] && [ -n "$(cat "$cg/cgroup.subtree_control" 2>/dev/null)" ]; then
+        # Only builtins on this path (no command substitution): start's subshell runs it before it
+        # execs unshare, and a forked helper would pass for the container's init in its children.
+        sc=
+        [ "$type" != cgroup2 ] || { read -r sc <"$cg/cgroup.subtree_control" || true; } 2>/dev/null
+        if [ -n "$sc" ]; then
             exec=$cg/container-exec
             if [ ! -d "$exec" ]; then
                 mkdir "$exec" || die "cannot create $exec"
@@ -378,6 +382,12 @@ cmd_start() {
     ) </dev/null >"$dir/console.log" 2>&1 &
     unshare_pid=$!
     for _ in $(seq 200); do
+        # Until the subshell has exec'd unshare, its children are helpers, not the init.
+        if [ "$(cat "/proc/$unshare_pid/comm" 2>/dev/null)" != unshare ]; then
+            kill -0 "$unshare_pid" 2>/dev/null || break
+            sleep 0.01
+            continue
+        fi
         pid=$(cat "/proc/$unshare_pid/task/$unshare_pid/children" 2>/dev/null || true)
         pid=${pid%% *}
         [ -n "$pid" ] && break

@@ -101,13 +101,17 @@ TEST_CASE("a scope gets the profile's limits, visible in systemctl show", "[syst
     HostCase hc;
     auto& c = Container::get();
     SharedDir reports("limits");
+    // The suite holds its 8 MiB, then waits for the test's go-file: the scope stays up while systemd
+    // is asked about it, however slow the machine (a VM under TCG takes seconds to start corral).
+    const std::string go = reports.file("go");
     Child corral(c.exec_argv(corral_run(reports.path(), {"--backend", "systemd-scope", "--name", "limits", "--memory-max",
-                                                         "64M", "--tasks-max", "50", "--cpu", "50%", "--", prog("alloc"),
-                                                         "8", "8", "4"})),
-                 within(60s));
-    // While it holds its 8 MiB, ask systemd about the scope.
+                                                         "64M", "--tasks-max", "50", "--cpu", "50%", "--", "sh", "-c",
+                                                         prog("alloc") + " 8 8 && while [ ! -e " + go +
+                                                             " ]; do sleep 0.05; done"})),
+                 within(120s));
     std::string unit;
-    for (int i = 0; i < 100 && unit.empty(); ++i) {
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (unit.empty() && std::chrono::steady_clock::now() < deadline) {
         std::string units = corral_units(c);
         if (auto at = units.find("corral-limits-"); at != std::string::npos)
             unit = units.substr(at, units.find(' ', at) - at);
@@ -123,6 +127,7 @@ TEST_CASE("a scope gets the profile's limits, visible in systemctl show", "[syst
     CHECK_THAT(show.out, Catch::Contains("CPUQuotaPerSecUSec=500ms"));
     CHECK_THAT(show.out, Catch::Contains("Slice=corral.slice"));
     CHECK_THAT(show.out, Catch::Contains("ActiveState=active"));
+    write_text(go, "");
     auto r = corral.wait();
     INFO(r.describe());
     CHECK(r.exit_code == 0);
