@@ -18,9 +18,10 @@ void check(int r, const char* what) {
     if (r < 0) throw_errno(what, -r);
 }
 
-JournalReader::Handle open_local_journal() {
+// The local system journal, plus extra_flags (SD_JOURNAL_CURRENT_USER: the caller's user journal).
+JournalReader::Handle open_local_journal(int extra_flags = 0) {
     sd_journal* raw = nullptr;
-    check(sd_journal_open(&raw, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM), "sd_journal_open");
+    check(sd_journal_open(&raw, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM | extra_flags), "sd_journal_open");
     return {raw, &sd_journal_close};
 }
 
@@ -94,10 +95,7 @@ std::vector<KernelLine> JournalReader::read_available() {
 
 std::vector<std::string> JournalReader::unit_messages(const std::string& unit) {
     return with_context("journal messages about " + unit, [&] {
-        sd_journal* raw = nullptr;
-        check(sd_journal_open(&raw, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM | SD_JOURNAL_CURRENT_USER),
-              "sd_journal_open");
-        Handle j{raw, &sd_journal_close};
+        Handle j = open_local_journal(SD_JOURNAL_CURRENT_USER);
         add_match(j.get(), "UNIT=" + unit);
         check(sd_journal_add_disjunction(j.get()), "sd_journal_add_disjunction");
         add_match(j.get(), "USER_UNIT=" + unit);

@@ -71,8 +71,7 @@ bool cgroup_namespace_allowed(std::string& why) {
             has = status_has_cap_sys_admin(status);
         } catch (const Error&) {
         }
-        if (!has) return std::pair<bool, std::string>{true, ""};  // unknown: try, and report what fails
-        if (*has) return std::pair<bool, std::string>{true, ""};
+        if (has.value_or(true)) return std::pair<bool, std::string>{true, ""};  // unknown: try, report what fails
         return std::pair<bool, std::string>{
             false, "no cgroup namespace: creating one needs CAP_SYS_ADMIN, which corral (uid " +
                        std::to_string(::getuid()) +

@@ -487,10 +487,6 @@ void reap_orphans(const std::vector<std::unique_ptr<SuiteRun>>& runs) {
     }
 }
 
-}  // namespace
-
-namespace {
-
 // systemd's own view of each scope, from the journal: what the manager logged about the unit
 // ("A process of this unit has been killed by the OOM killer.", "Failed with result 'oom-kill'.",
 // "Consumed …"). On the unified hierarchy systemd logs the OOM line when it sees the kill in

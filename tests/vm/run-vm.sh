@@ -69,7 +69,7 @@ while [ $# -gt 0 ]; do
         --host-root) HOST_ROOT=1; shift ;;
         --) shift; break ;;
         -h|--help) awk 'NR > 1 && /^set -euo/ { exit } NR > 1' "$0"; exit 0 ;;
-        *) die "unknown option '$1' (usage: $0 [--timeout S] [--memory MIB] [--cpus N] [--cgroup PATH] [--file PATH]... -- BINARY [ARGS...])" ;;
+        *) die "unknown option '$1' (usage: $0 [--timeout S] [--memory MIB] [--cpus N] [--cgroup PATH] [--host-root] [--file PATH]... -- BINARY [ARGS...])" ;;
     esac
 done
 [ $# -ge 1 ] || die "no command given (usage: $0 [--timeout S] [--memory MIB] [--cpus N] [--cgroup PATH] [--file PATH]... -- BINARY [ARGS...])"
@@ -122,7 +122,13 @@ newest_kernel_pkg() {
     apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64(-unsigned)?$' |
         awk '{print $1}' | sort -V | tail -n1
 }
-if [ ! -e "$CACHE/vmlinuz" ] || [ ! -e "$CACHE/modules/overlay.ko" ] || [ "${CORRAL_VM_REFRESH:-0}" = 1 ]; then
+# modules_in DIR: every module of $MODULES is in DIR (a cache from before a
+# module was added to the list is fetched again).
+modules_in() {
+    local m
+    for m in $MODULES; do [ -e "$1/$m.ko" ] || return 1; done
+}
+if [ ! -e "$CACHE/vmlinuz" ] || ! modules_in "$CACHE/modules" || [ "${CORRAL_VM_REFRESH:-0}" = 1 ]; then
     pkg=$(newest_kernel_pkg)
     if [ -z "$pkg" ]; then
         log "no linux-image-6.1.0-*-amd64 package known to apt: apt-get update"
@@ -130,7 +136,7 @@ if [ ! -e "$CACHE/vmlinuz" ] || [ ! -e "$CACHE/modules/overlay.ko" ] || [ "${COR
         pkg=$(newest_kernel_pkg)
     fi
     [ -n "$pkg" ] || die "no linux-image-6.1.0-*-amd64 package known to apt, even after apt-get update (is bookworm in the sources?)"
-    if [ ! -e "$CACHE/$pkg/modules/overlay.ko" ]; then
+    if ! modules_in "$CACHE/$pkg/modules"; then
         log "downloading kernel package $pkg"
         dl=$(mktemp -d "$CACHE/dl.XXXXXX")
         chmod 755 "$dl"; chown _apt "$dl" 2>/dev/null || true  # apt drops to _apt
