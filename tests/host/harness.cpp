@@ -142,6 +142,13 @@ void Child::signal(int sig) const {
     if (pid_ > 0) ::kill(pid_, sig);
 }
 
+bool Child::running() const {
+    if (pid_ <= 0) return false;
+    siginfo_t info{};
+    if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0) return false;
+    return info.si_pid == 0;
+}
+
 Outcome Child::wait() {
     Outcome o;
     if (pid_ <= 0) throw std::logic_error("Child::wait: already waited for");

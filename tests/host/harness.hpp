@@ -68,6 +68,8 @@ public:
 
     pid_t pid() const noexcept { return pid_; }
     void signal(int sig) const;
+    // True until it has exited (it stays unreaped, for wait()).
+    bool running() const;
     // Waits until it exits or the limit (counted from the start) passes; then SIGKILLs it.
     Outcome wait();
 

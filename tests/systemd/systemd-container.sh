@@ -38,7 +38,8 @@
 # environment:
 #   CORRAL_SYSTEMD_STATE         state root (default /run/corral-systemd); one
 #                                dir per container: pid, cgroups, console.log
-#   CORRAL_SYSTEMD_BOOT_TIMEOUT  seconds to wait for running/degraded (30)
+#   CORRAL_SYSTEMD_BOOT_TIMEOUT  seconds to wait for running/degraded (60: about
+#                                1 s here, 15-25 s in the TCG VM of the v2 tier)
 #   CORRAL_SYSTEMD_STOP_TIMEOUT  seconds to wait for the power-off (5)
 #   CORRAL_SYSTEMD_BINDS         host dirs bind-mounted read-write at the same
 #                                path (default: the repository root)
@@ -57,7 +58,7 @@ set -euo pipefail
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
 REPO=$(cd "$(dirname "$SELF")/../.." && pwd)
 STATE_ROOT=${CORRAL_SYSTEMD_STATE:-/run/corral-systemd}
-BOOT_TIMEOUT=${CORRAL_SYSTEMD_BOOT_TIMEOUT:-30}
+BOOT_TIMEOUT=${CORRAL_SYSTEMD_BOOT_TIMEOUT:-60}
 STOP_TIMEOUT=${CORRAL_SYSTEMD_STOP_TIMEOUT:-5}
 BINDS=${CORRAL_SYSTEMD_BINDS-$REPO}
 UPPER_SIZE=${CORRAL_SYSTEMD_UPPER_SIZE:-1g}
@@ -160,7 +161,7 @@ make_cgroups() {
 # controllers it has, so that a command that needs them (corral's cgroup
 # backend) can enable them in its own leaf.
 enter_cgroups() {
-    local dir=$1 pid=$2 cg type exec c sc _
+    local dir=$1 pid=$2 cg type exec c sc lock _
     V2_EXEC=
     while read -r cg type _; do
         # Only builtins on this path (no command substitution): start's subshell runs it before it
@@ -169,18 +170,25 @@ enter_cgroups() {
         [ "$type" != cgroup2 ] || { read -r sc <"$cg/cgroup.subtree_control" || true; } 2>/dev/null
         if [ -n "$sc" ]; then
             exec=$cg/container-exec
-            if [ ! -d "$exec" ]; then
-                mkdir "$exec" || die "cannot create $exec"
-                for c in $(cat "$exec/cgroup.controllers"); do
-                    echo "+$c" >"$exec/cgroup.subtree_control" || die "cannot enable $c in $exec"
-                done
-            fi
-            # Leaves of earlier commands that have ended.
+            # Two `exec`s at once (a test polls systemctl while corral runs) must not both create
+            # container-exec, nor remove a leaf the other has made and not yet entered: everything
+            # below is done holding a lock on the container-exec directory (flock works on
+            # cgroupfs), as is the command's own move into its run-* leaf (cmd_exec).
+            mkdir "$exec" 2>/dev/null || [ -d "$exec" ] || die "cannot create $exec"
+            exec {lock}<"$exec" || die "cannot open $exec"
+            flock "$lock" || die "cannot lock $exec"
+            for c in $(cat "$exec/cgroup.controllers"); do     # idempotent
+                echo "+$c" >"$exec/cgroup.subtree_control" || die "cannot enable $c in $exec"
+            done
+            # Leaves of earlier commands that have ended (rmdir fails on a populated cgroup).
             find "$exec" -mindepth 1 -maxdepth 1 -type d \( -name 'wait-*' -o -name 'run-*' \) \
                 -exec rmdir {} + 2>/dev/null || true
             cg=$exec/wait-$pid
             mkdir "$cg" || die "cannot create $cg"
+            echo "$pid" >"$cg/cgroup.procs" || die "cannot move $pid into $cg"
+            exec {lock}<&-
             V2_EXEC=/sys/fs/cgroup/container-exec   # as the container sees it
+            continue
         fi
         echo "$pid" >"$cg/cgroup.procs" || die "cannot move $pid into $cg"
     done <"$dir/cgroups"
@@ -498,7 +506,8 @@ cmd_exec() {
     local place=()
     # shellcheck disable=SC2016 # expanded by the sh inside
     [ -z "$V2_EXEC" ] ||
-        place=(sh -c 'd=$0/run-$$; mkdir "$d" && echo $$ >"$d/cgroup.procs" && exec "$@"' "$V2_EXEC")
+        place=(sh -c 'exec 9<"$0" && flock 9 && d=$0/run-$$ && mkdir "$d" && echo $$ >"$d/cgroup.procs" &&
+                      exec 9<&- "$@"' "$V2_EXEC")
     exec nsenter -t "$pid" -a -- setpriv --bounding-set "$DROP_CAPS" \
         env -i PATH="$INSIDE_PATH" HOME=/root USER=root SYSTEMD_PAGER=cat "${env[@]}" \
         "${place[@]}" env -C "$cwd" "$@"

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -111,14 +112,21 @@ TEST_CASE("a scope gets the profile's limits, visible in systemctl show", "[syst
                  within(120s));
     std::string unit;
     const auto deadline = std::chrono::steady_clock::now() + 60s;
-    while (unit.empty() && std::chrono::steady_clock::now() < deadline) {
+    while (unit.empty() && corral.running() && std::chrono::steady_clock::now() < deadline) {
         std::string units = corral_units(c);
         if (auto at = units.find("corral-limits-"); at != std::string::npos)
             unit = units.substr(at, units.find(' ', at) - at);
         else
             std::this_thread::sleep_for(50ms);
     }
-    REQUIRE_FALSE(unit.empty());
+    if (unit.empty()) {
+        const bool ran = corral.running();
+        write_text(go, "");
+        FAIL("no corral-limits-*.scope appeared within 60 s "
+             << (ran ? "while corral ran" : "(corral had exited)") << "\n"
+             << corral.wait().describe() << "\nunits: " << corral_units(c) << "\n"
+             << c.exec({"journalctl", "--no-pager", "-n", "80"}).describe());
+    }
     auto show = c.exec({"systemctl", "show", "-p", "MemoryMax", "-p", "TasksMax", "-p", "CPUQuotaPerSecUSec", "-p",
                         "Slice", "-p", "ActiveState", "-p", "MemoryAccounting", unit});
     INFO(show.describe());
@@ -373,6 +381,23 @@ TEST_CASE("systemd-analyze verify accepts every unit file in units/", "[systemd]
     auto show = c.exec({"systemctl", "show", "-p", "MemoryMax", "-p", "TasksMax", "corral.slice"});
     INFO(show.describe());
     CHECK_THAT(show.out, Catch::Contains("TasksMax=16384"));
+}
+
+// The tier's own harness: the tests run commands in the container while another is still running
+// (systemctl polled beside corral). On a pure v2 host each command gets its own leaf cgroup; two
+// commands setting up at once once made one fail with "cannot create .../container-exec".
+TEST_CASE("the container runs commands started at the same time", "[systemd][harness]") {
+    auto& c = Container::get();
+    std::vector<std::unique_ptr<Child>> children;
+    for (int i = 0; i < 12; ++i)
+        children.push_back(std::make_unique<Child>(
+            c.exec_argv({"sh", "-c", "s=$(systemctl is-system-running); [ \"$s\" = running ] || [ \"$s\" = degraded ]"}),
+            within(120s)));
+    for (auto& ch : children) {
+        auto r = ch->wait();
+        INFO(r.describe());
+        CHECK(r.exit_code == 0);
+    }
 }
 
 int main(int argc, char** argv) {
