@@ -59,6 +59,7 @@ now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
 # ---- arguments ---------------------------------------------------------------
+USAGE="usage: $0 [--timeout S] [--memory MIB] [--cpus N] [--cgroup PATH] [--host-root] [--file PATH]... -- BINARY [ARGS...]"
 while [ $# -gt 0 ]; do
     case $1 in
         --timeout) [ $# -ge 2 ] || die "--timeout needs a value"; TIMEOUT=$2; shift 2 ;;
@@ -69,10 +70,10 @@ while [ $# -gt 0 ]; do
         --host-root) HOST_ROOT=1; shift ;;
         --) shift; break ;;
         -h|--help) awk 'NR > 1 && /^set -euo/ { exit } NR > 1' "$0"; exit 0 ;;
-        *) die "unknown option '$1' (usage: $0 [--timeout S] [--memory MIB] [--cpus N] [--cgroup PATH] [--host-root] [--file PATH]... -- BINARY [ARGS...])" ;;
+        *) die "unknown option '$1' ($USAGE)" ;;
     esac
 done
-[ $# -ge 1 ] || die "no command given (usage: $0 [--timeout S] [--memory MIB] [--cpus N] [--cgroup PATH] [--file PATH]... -- BINARY [ARGS...])"
+[ $# -ge 1 ] || die "no command given ($USAGE)"
 case $TIMEOUT in ''|*[!0-9]*) die "--timeout must be a whole number of seconds" ;; esac
 case $MEMORY in ''|*[!0-9]*) die "--memory must be a whole number of MiB" ;; esac
 case $CPUS in ''|*[!0-9]*|0) die "--cpus must be a positive whole number" ;; esac
