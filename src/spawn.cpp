@@ -10,11 +10,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string_view>
 #include <utility>
-#include <cstring>
 
 #include "corral/cgroup_util.hpp"
 #include "corral/error.hpp"
@@ -52,11 +53,8 @@ std::optional<bool> status_has_cap_sys_admin(const std::string& status_text) {
         while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
         if (line.empty() || line.size() > 16) return std::nullopt;
         std::uint64_t caps = 0;
-        for (char c : line) {
-            int v = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-            if (v < 0) return std::nullopt;
-            caps = caps << 4 | static_cast<std::uint64_t>(v);
-        }
+        auto [end_of_hex, ec] = std::from_chars(line.data(), line.data() + line.size(), caps, 16);
+        if (ec != std::errc{} || end_of_hex != line.data() + line.size()) return std::nullopt;
         return (caps >> kCapSysAdmin & 1) != 0;
     }
     return std::nullopt;
