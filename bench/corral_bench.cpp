@@ -18,14 +18,15 @@
 #include <thread>
 #include <vector>
 
-#include "corral/backend.hpp"
-#include "corral/cgroup_paths.hpp"
-#include "corral/error.hpp"
-#include "corral/fd.hpp"
-#include "corral/profile.hpp"
-#include "corral/result.hpp"
-#include "corral/run_lock.hpp"
-#include "corral/supervisor.hpp"
+#include "corral/base/error.hpp"
+#include "corral/base/fd.hpp"
+#include "corral/box/backend.hpp"
+#include "corral/box/cgroup_paths.hpp"
+#include "corral/box/make_backend.hpp"
+#include "corral/profile/profile.hpp"
+#include "corral/report/result.hpp"
+#include "corral/run/run_lock.hpp"
+#include "corral/run/supervisor.hpp"
 
 namespace {
 

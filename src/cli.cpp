@@ -8,19 +8,20 @@
 #include <ctime>
 #include <fmt/format.h>
 #include <iostream>
+#include <set>
 
-#include "corral/backend.hpp"
-#include "corral/backend_set.hpp"
-#include "corral/error.hpp"
-#include "corral/cgroup_paths.hpp"
-#include "corral/fd.hpp"
-#include "corral/oom_watch.hpp"
-#include "corral/profile.hpp"
-#include "corral/report.hpp"
-#include "corral/run_lock.hpp"
-#include "corral/spawn.hpp"
-#include "corral/supervisor.hpp"
-#include "corral/units.hpp"
+#include "corral/base/error.hpp"
+#include "corral/base/fd.hpp"
+#include "corral/box/backend.hpp"
+#include "corral/box/backend_set.hpp"
+#include "corral/box/cgroup_paths.hpp"
+#include "corral/oom/oom_watch.hpp"
+#include "corral/profile/profile.hpp"
+#include "corral/profile/quantities.hpp"
+#include "corral/report/report.hpp"
+#include "corral/run/run_lock.hpp"
+#include "corral/run/spawn.hpp"
+#include "corral/run/supervisor.hpp"
 
 namespace corral {
 
@@ -164,12 +165,19 @@ int do_run(const std::vector<SuiteSpec>& suites, const RunFlags& flags) {
         for (Backend* b : backends.backends()) names += (names.empty() ? "" : ", ") + b->name();
         std::cerr << "corral: backends " << names << ", run id " << lock.id() << "\n";
     }
+    std::set<std::string> cleared, remaining;
+    const LauncherGone gone = [](const std::string& id) { return !RunLock::alive(id); };
     for (Backend* b : backends.backends()) {
-        for (const auto& msg : with_context("removing stale boxes", [&] { return b->remove_stale(); })) {
+        StaleCleanup c = with_context("removing stale boxes", [&] { return b->remove_stale(gone); });
+        for (const auto& msg : c.messages) {
             std::cerr << "corral: " << msg << "\n";
             report.notes.push_back(msg);
         }
+        cleared.merge(c.cleared);
+        remaining.merge(c.remaining);
     }
+    for (const auto& id : cleared)
+        if (!remaining.count(id)) RunLock::forget(id);
     with_context("creating the report directory", [&] { make_dirs(report_dir); });
     // Opened before any suite starts: only records written from now on are read.
     OomWatch oom = with_context("opening the kernel OOM record source", [&] { return OomWatch(oom_choice); });

@@ -20,7 +20,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "corral/fd.hpp"
+#include "corral/base/fd.hpp"
 
 namespace fs = std::filesystem;
 

@@ -7,10 +7,10 @@
 #include <random>
 #include <string>
 
-#include "corral/error.hpp"
-#include "corral/fd.hpp"
-#include "corral/journal.hpp"
-#include "corral/kmsg.hpp"
+#include "corral/base/error.hpp"
+#include "corral/base/fd.hpp"
+#include "corral/oom/journal.hpp"
+#include "corral/oom/kmsg.hpp"
 
 using namespace corral;
 using Catch::Matchers::Contains;

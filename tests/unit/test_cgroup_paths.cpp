@@ -1,10 +1,10 @@
 // cgroup path discovery and the small cgroupfs / procfs parsers.
 #include <catch2/catch.hpp>
 
-#include "corral/cgroup_paths.hpp"
-#include "corral/cgroup_util.hpp"
-#include "corral/output.hpp"
-#include "corral/procinfo.hpp"
+#include "corral/box/cgroup_paths.hpp"
+#include "corral/box/cgroup_util.hpp"
+#include "corral/run/output.hpp"
+#include "corral/run/procinfo.hpp"
 
 using namespace corral;
 

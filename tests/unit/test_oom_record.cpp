@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "corral/fd.hpp"
-#include "corral/oom_record.hpp"
+#include "corral/base/fd.hpp"
+#include "corral/oom/oom_record.hpp"
 
 using namespace corral;
 

@@ -1,9 +1,9 @@
 // PSI summaries and the thrashing rule; memory.high and oom_group clauses of the explanation.
 #include <catch2/catch.hpp>
 
-#include "corral/cgroup_util.hpp"
-#include "corral/cgroup_v2.hpp"
-#include "corral/result.hpp"
+#include "corral/box/cgroup_util.hpp"
+#include "corral/box/cgroup_v2.hpp"
+#include "corral/report/result.hpp"
 
 using namespace corral;
 using Catch::Matchers::Contains;

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "corral/profile.hpp"
+#include "corral/profile/profile.hpp"
 
 using namespace corral;
 using namespace std::chrono_literals;

@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <string>
 
-#include "corral/fd.hpp"
-#include "corral/report.hpp"
+#include "corral/base/fd.hpp"
+#include "corral/report/report.hpp"
 
 using namespace corral;
 using Catch::Matchers::Contains;

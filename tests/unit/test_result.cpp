@@ -3,7 +3,7 @@
 #include <functional>
 #include <string>
 
-#include "corral/result.hpp"
+#include "corral/report/result.hpp"
 
 using namespace corral;
 using Catch::Matchers::Contains;

@@ -1,7 +1,7 @@
 // The capability check behind the cgroup namespace: CapEff of /proc/PID/status.
 #include <catch2/catch.hpp>
 
-#include "corral/spawn.hpp"
+#include "corral/run/spawn.hpp"
 
 using namespace corral;
 

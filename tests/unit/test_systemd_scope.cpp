@@ -1,8 +1,8 @@
 // Pure pieces of the systemd scope backend: unit names, CPU quota, the unknown-property retry rule.
 #include <catch2/catch.hpp>
 
-#include "corral/profile.hpp"
-#include "corral/systemd_scope.hpp"
+#include "corral/box/systemd_scope.hpp"
+#include "corral/profile/profile.hpp"
 
 using namespace corral;
 

@@ -1,0 +1,40 @@
+// report.json (schema corral-report/1) and the human summary.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "corral/report/result.hpp"
+
+namespace corral {
+
+inline constexpr const char* kReportSchema = "corral-report/1";
+
+struct RunReport {
+    std::string backend;     // "cgroup-v1", "cgroup-v2", "systemd-scope", "unboxed"
+    std::string started_at;  // UTC ISO-8601
+    double duration_s = 0;
+    std::string corral_version;
+    std::vector<std::string> notes;  // run-level (stale cgroups removed, …)
+    std::vector<SuiteResult> suites;
+    std::string oom_source = "none";  // "kmsg" | "journal" | "none"
+    std::uint64_t oom_lost = 0;       // kmsg records overwritten before corral read them
+    std::vector<nlohmann::json> run_oom_records;  // OOM kills in corral's subtree but in no suite
+};
+
+// The victim line for people: "Memory cgroup out of memory: Killed process 9912 (python3) anon-rss 15.1 GiB".
+std::string oom_victim_summary(const OomKill& k);
+
+nlohmann::json suite_to_json(const SuiteResult& s);
+nlohmann::json report_to_json(const RunReport& r);
+// report_to_json(r) as indented text with a final newline; bytes that are not valid UTF-8
+// (output lines, command lines) become U+FFFD instead of failing.
+std::string report_json_text(const RunReport& r);
+// Writes DIR/report.json atomically (the suites' output files are written by the supervisor).
+void write_report(const std::string& dir, const RunReport& r);
+// The summary printed on stderr at the end: per suite verdict, duration, peak vs limit with
+// percent, OOM kills, the explanation.
+std::string human_summary(const RunReport& r, const std::string& report_dir);
+
+}  // namespace corral

@@ -1,0 +1,155 @@
+// What a suite run produced, the verdict logic and the one-sentence explanation.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "corral/box/measure.hpp"
+#include "corral/profile/profile.hpp"
+
+namespace corral {
+
+enum class Verdict { Passed, Failed, Signaled, OomKilled, Timeout, LaunchError, Interrupted };
+// "passed" "failed" "signaled" "oom-killed" "timeout" "launch-error" "interrupted"
+std::string verdict_name(Verdict v);
+
+struct MemorySample {
+    double t_s = 0;
+    std::uint64_t bytes = 0;
+    std::string last_line;  // last complete output line printed by then
+};
+
+// What the suite's memory was at its highest sample (memory.stat split into anon and file).
+struct PeakSample {
+    double t_s = 0;
+    std::uint64_t bytes = 0;
+    std::optional<std::uint64_t> anon_bytes, file_bytes;
+};
+
+// Memory thrashing, judged from PSI "full" stall time (every runnable task of the suite stalled on
+// memory: reclaim, refaults, memory.high throttling). Documented in docs/report-schema.md.
+inline constexpr double kThrashingFullPercent = 20.0;  // at least this share of wall time stalled…
+inline constexpr double kThrashingWindowS = 5.0;       // …over a window at least this long
+
+struct PressureSummary {
+    bool available = false;  // PSI samples were read
+    double some_total_s = 0, full_total_s = 0;
+    // The worst window of at least kThrashingWindowS (or the whole run when it was shorter).
+    double worst_full_percent = 0;
+    double worst_start_s = 0, worst_window_s = 0;
+    bool thrashing = false;  // worst_full_percent >= threshold over a window >= kThrashingWindowS
+};
+PressureSummary summarize_pressure(const std::vector<PressureSample>& samples);
+
+struct ProcInfo {
+    pid_t pid = 0;
+    pid_t ppid = 0;
+    char state = '?';
+    std::string wchan;
+    std::uint64_t rss_bytes = 0;
+    std::string comm;
+    std::string cmdline;  // argv joined by spaces
+};
+
+struct HookResult {
+    std::vector<std::string> argv;
+    std::optional<int> exit_code;
+    std::optional<int> signal;
+    bool timed_out = false;
+    double duration_s = 0;
+    std::string error;  // could not start
+};
+
+// A kernel OOM kill attributed to a suite (from /dev/kmsg or the journal).
+struct OomKill {
+    pid_t victim_pid = 0;
+    std::string victim_comm;
+    std::string whose;  // "own" | "ancestor" | "host"
+    std::string oom_memcg;
+    std::uint64_t anon_rss_kb = 0;
+    std::string victim_line;  // "Memory cgroup out of memory: Killed process …"
+    nlohmann::json detail;    // the report's record object
+};
+
+// The facts gathered by the supervisor; verdict and explanation are derived from them.
+struct SuiteResult {
+    std::string name;
+    std::string command;
+    Limits limits;
+    std::optional<Duration> timeout;
+    Duration kill_grace{};
+    bool boxed = true;  // false with --allow-unboxed when no cgroup could be made
+    std::string cgroup;  // where the box lives (paths, for people)
+
+    // outcome of the main process
+    std::optional<int> exit_code;  // exited normally
+    std::optional<int> signal;     // killed by this signal number
+    double duration_s = 0;
+    std::string launch_error;  // non-empty: could not start
+    bool timed_out = false;    // corral's timeout fired
+    bool interrupted = false;  // corral got SIGINT/SIGTERM
+    int term_signalled = 0;    // processes sent SIGTERM when ending the tree
+    int kill_signalled = 0;    // processes still alive after the grace period (SIGKILLed)
+
+    // measurements
+    std::optional<std::uint64_t> peak_bytes;
+    std::string peak_source;  // e.g. "memory.max_usage_in_bytes"
+    std::vector<MemorySample> samples;
+    std::vector<PressureSample> pressure;
+    std::optional<PeakSample> peak_sample;
+    // Raw cgroup counters where the backend has them (v2: memory.events, memory.events.local,
+    // pids.events, cpu.stat); empty maps otherwise.
+    std::map<std::string, std::uint64_t> memory_events, memory_events_local, pids_events, cpu_stat;
+    nlohmann::json systemd;    // the manager's view of a systemd scope (unit, slice, result, …); null otherwise
+    std::string backend;       // the backend this suite ran in ("cgroup-v1", "systemd-scope", …)
+    std::string backend_reason;  // why that one (backend: auto)
+    bool cgroup_namespace = false;  // the suite was started in a cgroup namespace of its own
+    std::string start_method;  // "clone3-into-cgroup", "cgroup.procs" (how the main process entered the box)
+    std::uint64_t oom_kills = 0;       // kernel OOM kills in the box (the cgroup's counter)
+    std::vector<OomKill> oom_records;  // the kernel's own records of them
+    std::uint64_t memory_failcnt = 0;  // times the memory limit was hit
+    std::uint64_t tasks_limit_hits = 0;
+    std::optional<std::uint64_t> cpu_usage_us;
+    std::optional<std::uint64_t> cpu_throttled_us;
+    std::optional<std::uint64_t> cpu_nr_throttled;
+
+    std::size_t left_behind_count = 0;
+    std::vector<ProcInfo> left_behind;       // first few, at the main process's exit
+    std::vector<ProcInfo> timeout_snapshot;  // whole tree, before the first SIGTERM
+    std::optional<HookResult> on_timeout;
+    std::string last_line;
+    std::vector<std::string> notes;  // limits not enforced, v1 semantics, …
+
+    std::string stdout_file, stderr_file;  // relative to the report directory
+
+    Verdict verdict = Verdict::LaunchError;
+    std::string explanation;
+};
+
+// Verdict priority: launch-error, oom-killed (any OOM kill in the box, whatever the exit status),
+// timeout, interrupted, signaled, failed (non-zero exit), passed.
+Verdict decide_verdict(const SuiteResult& r);
+// One sentence, e.g. "OOM-killed by its memory.max of 256 MiB at 256 MiB while the suite printed
+// 'test_087 PASSED'."
+std::string explain(const SuiteResult& r);
+// Sets r.verdict and r.explanation.
+void finalize(SuiteResult& r);
+
+std::string signal_name(int sig);  // "SIGKILL"; "signal 42" when unknown
+
+// Small formatting helpers shared by explain() and the human summary.
+// 'line' in single quotes, cut after max_chars UTF-8 characters with "…".
+std::string quote_line(const std::string& line, std::size_t max_chars = 120);
+// "5%", "<1%", "100%" ("n/a" when whole is 0).
+std::string percent_of(std::uint64_t part, std::uint64_t whole);
+// A memory.max is set and is not infinity.
+bool has_memory_max(const Limits& l);
+
+}  // namespace corral

@@ -1,0 +1,41 @@
+// Runs suites in their boxes from one event loop: output, samples, timeouts, ending trees.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "corral/box/backend.hpp"
+#include "corral/profile/profile.hpp"
+#include "corral/report/result.hpp"
+
+namespace corral {
+
+class OomWatch;
+
+struct RunOptions {
+    std::string report_dir;  // receives <suite>.stdout / <suite>.stderr
+    int jobs = 1;            // suites at once
+    bool prefix_output = false;  // "[suite] line" on corral's stdout/stderr
+    std::string run_id;          // boxes are corral-<suite>-<run_id> (OOM record attribution)
+    OomWatch* oom = nullptr;     // kernel OOM records, or none
+    Duration oom_settle = std::chrono::milliseconds(200);  // keep reading after the last suite
+    std::string child_oom_score_adj;  // the launcher's own before it protected itself ("" = inherit)
+    std::string launcher_memcg;  // corral's own memory cgroup as the kernel names it ("" = root)
+    // Chooses each suite's backend (profile `backend:`); returns nullptr with `error` set when the
+    // one asked for is not available. Unset: every suite runs in the backend given to run_suites.
+    std::function<Backend*(const SuiteSpec&, std::string& reason, std::string& error)> pick;
+};
+
+struct RunOutcome {
+    std::vector<SuiteResult> results;  // in the order of the suites given
+    bool interrupted = false;
+    std::vector<nlohmann::json> run_oom_records;  // OOM kills in corral's subtree but in no suite
+};
+
+// Runs every suite (at most opts.jobs at once) and returns their results in the given order.
+// SIGINT/SIGTERM to corral end every running suite's tree (SIGTERM, grace, SIGKILL) and the
+// remaining suites are not started; the results say so.
+RunOutcome run_suites(Backend& backend, const std::vector<SuiteSpec>& suites, const RunOptions& opts);
+
+}  // namespace corral

@@ -1,0 +1,234 @@
+#include "corral/report/report.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "corral/base/fd.hpp"
+
+namespace corral {
+
+using nlohmann::json;
+
+namespace {
+
+// null when unset, "infinity" for kInfinity, else the number.
+json limit_json(const std::optional<std::uint64_t>& v) {
+    if (!v) return nullptr;
+    if (*v == kInfinity) return "infinity";
+    return *v;
+}
+
+template <class T>
+json opt_json(const std::optional<T>& v) {
+    return v ? json(*v) : json(nullptr);
+}
+
+json str_or_null(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
+
+json signal_json(const std::optional<int>& sig) { return sig ? json(signal_name(*sig)) : json(nullptr); }
+
+json proc_json(const ProcInfo& p) {
+    return {{"pid", p.pid},        {"ppid", p.ppid},           {"state", std::string(1, p.state)},
+            {"wchan", p.wchan},    {"rss_bytes", p.rss_bytes}, {"comm", p.comm},
+            {"cmdline", p.cmdline}};
+}
+
+json limits_json(const SuiteResult& s) {
+    const Limits& l = s.limits;
+    return {{"memory_max_bytes", limit_json(l.memory_max)},
+            {"memory_high_bytes", limit_json(l.memory_high)},
+            {"swap_max_bytes", limit_json(l.swap_max)},
+            {"tasks_max", limit_json(l.tasks_max)},
+            {"cpu_quota_percent", opt_json(l.cpu_quota_percent)},
+            {"oom_group", l.oom_group},
+            {"timeout_s", s.timeout ? json(to_seconds(*s.timeout)) : json(nullptr)},
+            {"kill_grace_s", to_seconds(s.kill_grace)}};
+}
+
+// A counter file as an object, or null when the backend has none.
+json counters_json(const std::map<std::string, std::uint64_t>& m) {
+    if (m.empty()) return nullptr;
+    json j = json::object();
+    for (const auto& [k, v] : m) j[k] = v;
+    return j;
+}
+
+json memory_json(const SuiteResult& s) {
+    json samples = json::array();
+    for (const auto& m : s.samples) samples.push_back(json::array({m.t_s, m.bytes, m.last_line}));
+    json pressure = json::array();
+    for (const auto& p : s.pressure)
+        pressure.push_back(
+            json::array({p.t_s, p.some_avg10, p.full_avg10, p.some_total_us, p.full_total_us}));
+    json peak_sample = nullptr;
+    if (s.peak_sample)
+        peak_sample = {{"t_s", s.peak_sample->t_s},
+                       {"bytes", s.peak_sample->bytes},
+                       {"anon_bytes", opt_json(s.peak_sample->anon_bytes)},
+                       {"file_bytes", opt_json(s.peak_sample->file_bytes)}};
+    PressureSummary ps = summarize_pressure(s.pressure);
+    json summary = nullptr;
+    if (ps.available)
+        summary = {{"some_total_s", ps.some_total_s},
+                   {"full_total_s", ps.full_total_s},
+                   {"worst_full_percent", ps.worst_full_percent},
+                   {"worst_start_s", ps.worst_start_s},
+                   {"worst_window_s", ps.worst_window_s},
+                   {"thrashing", ps.thrashing},
+                   {"threshold", {{"full_percent", kThrashingFullPercent}, {"window_s", kThrashingWindowS}}}};
+    return {{"peak_bytes", opt_json(s.peak_bytes)},
+            {"peak_source", str_or_null(s.peak_source)},
+            {"peak_sample", std::move(peak_sample)},
+            {"samples", std::move(samples)},
+            {"failcnt", s.memory_failcnt},
+            {"events", counters_json(s.memory_events)},
+            {"events_local", counters_json(s.memory_events_local)},
+            {"pressure", {{"samples", std::move(pressure)}, {"summary", std::move(summary)}}}};
+}
+
+json hook_json(const std::optional<HookResult>& h) {
+    if (!h) return nullptr;
+    return {{"argv", h->argv},
+            {"exit_code", opt_json(h->exit_code)},
+            {"signal", signal_json(h->signal)},
+            {"timed_out", h->timed_out},
+            {"duration_s", h->duration_s},
+            {"error", str_or_null(h->error)}};
+}
+
+}  // namespace
+
+json suite_to_json(const SuiteResult& s) {
+    json left = json::array();
+    for (const auto& p : s.left_behind) left.push_back(proc_json(p));
+    json snapshot = json::array();
+    for (const auto& p : s.timeout_snapshot) snapshot.push_back(proc_json(p));
+
+    json j;
+    j["name"] = s.name;
+    j["verdict"] = verdict_name(s.verdict);
+    j["exit_code"] = opt_json(s.exit_code);
+    j["signal"] = signal_json(s.signal);
+    j["signal_number"] = opt_json(s.signal);
+    j["duration_s"] = s.duration_s;
+    j["command"] = s.command;
+    j["cgroup"] = str_or_null(s.cgroup);
+    j["boxed"] = s.boxed;
+    j["limits"] = limits_json(s);
+    j["kill_grace_s"] = to_seconds(s.kill_grace);
+    j["memory"] = memory_json(s);
+    json records = json::array();
+    for (const auto& k : s.oom_records) records.push_back(k.detail);
+    j["oom"] = {{"kills", std::max<std::uint64_t>(s.oom_kills, s.oom_records.size())}, {"records", std::move(records)}};
+    j["tasks"] = {{"limit_hits", s.tasks_limit_hits}, {"events", counters_json(s.pids_events)}};
+    j["cpu"] = {{"usage_us", opt_json(s.cpu_usage_us)},
+                {"throttled_us", opt_json(s.cpu_throttled_us)},
+                {"nr_throttled", opt_json(s.cpu_nr_throttled)},
+                {"stat", counters_json(s.cpu_stat)}};
+    j["start_method"] = str_or_null(s.start_method);
+    j["cgroup_namespace"] = s.cgroup_namespace;
+    j["backend"] = str_or_null(s.backend);
+    j["backend_reason"] = str_or_null(s.backend_reason);
+    j["systemd"] = s.systemd;
+    j["left_behind"] = {{"count", s.left_behind_count}, {"processes", std::move(left)}};
+    j["timeout_snapshot"] = std::move(snapshot);
+    j["on_timeout"] = hook_json(s.on_timeout);
+    j["timed_out"] = s.timed_out;
+    j["interrupted"] = s.interrupted;
+    j["term_signalled"] = s.term_signalled;
+    j["kill_signalled"] = s.kill_signalled;
+    j["launch_error"] = str_or_null(s.launch_error);
+    j["last_line"] = s.last_line;
+    j["stdout"] = str_or_null(s.stdout_file);
+    j["stderr"] = str_or_null(s.stderr_file);
+    j["notes"] = s.notes;
+    j["explanation"] = s.explanation;
+    return j;
+}
+
+json report_to_json(const RunReport& r) {
+    json suites = json::array();
+    for (const auto& s : r.suites) suites.push_back(suite_to_json(s));
+    json j;
+    j["schema"] = kReportSchema;
+    j["backend"] = r.backend;
+    j["started_at"] = r.started_at;
+    j["duration_s"] = r.duration_s;
+    j["corral_version"] = r.corral_version;
+    j["notes"] = r.notes;
+    j["oom"] = {{"source", r.oom_source}, {"lost_records", r.oom_lost}, {"records", r.run_oom_records}};
+    j["suites"] = std::move(suites);
+    return j;
+}
+
+std::string report_json_text(const RunReport& r) {
+    // Output lines and command lines are not always valid UTF-8: replace bad bytes with U+FFFD
+    // rather than failing the whole report.
+    return report_to_json(r).dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+void write_report(const std::string& dir, const RunReport& r) {
+    with_context("writing the report to " + dir, [&] {
+        make_dirs(dir);
+        write_file_atomic(dir + "/report.json", report_json_text(r));
+    });
+}
+
+namespace {
+
+std::string peak_summary(const SuiteResult& s) {
+    if (!s.peak_bytes) return "peak n/a";
+    std::string out = "peak " + format_bytes(*s.peak_bytes);
+    if (has_memory_max(s.limits))
+        return out + fmt::format(" / {} ({})", format_bytes(*s.limits.memory_max),
+                                 percent_of(*s.peak_bytes, *s.limits.memory_max));
+    return out + " (no memory.max)";
+}
+
+}  // namespace
+
+std::string oom_victim_summary(const OomKill& k) {
+    std::string line = k.victim_line;
+    auto cut = line.find(" total-vm:");
+    if (cut != std::string::npos) line.resize(cut);
+    if (line.empty()) line = fmt::format("Killed process {} ({})", k.victim_pid, k.victim_comm);
+    return fmt::format("{} anon-rss {} ({} limit)", line, format_bytes(k.anon_rss_kb * 1024), k.whose);
+}
+
+std::string human_summary(const RunReport& r, const std::string& report_dir) {
+    std::size_t name_w = 4, peak_w = 0;
+    std::vector<std::string> peaks;
+    for (const auto& s : r.suites) {
+        name_w = std::max(name_w, s.name.size());
+        peaks.push_back(peak_summary(s));
+        peak_w = std::max(peak_w, peaks.back().size());
+    }
+    std::string out = fmt::format("\ncorral: {} suite{} in {} ({} backend)\n", r.suites.size(),
+                                  r.suites.size() == 1 ? "" : "s", format_seconds(r.duration_s), r.backend);
+    std::size_t passed = 0;
+    for (std::size_t i = 0; i < r.suites.size(); ++i) {
+        const SuiteResult& s = r.suites[i];
+        if (s.verdict == Verdict::Passed) ++passed;
+        std::string line = fmt::format("  {:<{}}  {:<12} {:>7}  ", s.name, name_w, verdict_name(s.verdict),
+                                       format_seconds(s.duration_s));
+        std::uint64_t kills = std::max<std::uint64_t>(s.oom_kills, s.oom_records.size());
+        if (kills > 0)
+            line += fmt::format("{:<{}}  OOM kills {}", peaks[i], peak_w, kills);
+        else
+            line += peaks[i];
+        out += line + "\n";
+        std::string expl = s.explanation.empty() ? explain(s) : s.explanation;
+        out += "      " + expl + "\n";
+        for (const auto& k : s.oom_records) out += "      kernel: " + oom_victim_summary(k) + "\n";
+        for (const auto& n : s.notes) out += "      note: " + n + "\n";
+    }
+    for (const auto& n : r.notes) out += "  note: " + n + "\n";
+    for (const auto& rec : r.run_oom_records)
+        out += "  kernel: OOM kill in corral's cgroup outside any suite: " + rec.value("raw", json::array()).dump() + "\n";
+    std::string report = report_dir.empty() ? std::string("report.json") : report_dir + "/report.json";
+    out += fmt::format("{} passed, {} not passed — report: {}\n", passed, r.suites.size() - passed, report);
+    return out;
+}
+
+}  // namespace corral

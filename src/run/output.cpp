@@ -1,0 +1,103 @@
+#include "corral/run/output.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "corral/base/error.hpp"
+
+namespace corral {
+
+namespace {
+constexpr size_t kMaxLine = 4096;  // longer lines are split for prefixing and last-line tracking
+
+void write_all(int fd, const char* data, size_t n) {
+    while (n > 0) {
+        ssize_t w = ::write(fd, data, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return;  // a closed terminal or full disk must not stop supervision
+        }
+        data += w;
+        n -= static_cast<size_t>(w);
+    }
+}
+}  // namespace
+
+std::string trim_line(const std::string& line) {
+    size_t b = line.find_first_not_of(" \t\r\n");
+    if (b == std::string::npos) return "";
+    size_t e = line.find_last_not_of(" \t\r\n");
+    return line.substr(b, e - b + 1);
+}
+
+OutputStream::OutputStream(UniqueFd pipe_read, UniqueFd file, int live_fd, std::string prefix,
+                           std::string* last_line)
+    : pipe_(std::move(pipe_read)), file_(std::move(file)), live_fd_(live_fd), prefix_(std::move(prefix)),
+      last_line_(last_line) {
+    int fl = ::fcntl(pipe_.get(), F_GETFL);
+    if (fl < 0 || ::fcntl(pipe_.get(), F_SETFL, fl | O_NONBLOCK) < 0) throw_errno("fcntl O_NONBLOCK");
+}
+
+void OutputStream::feed(const char* data, size_t n) {
+    if (file_) write_all(file_.get(), data, n);
+    if (prefix_.empty()) write_all(live_fd_, data, n);
+    for (size_t i = 0; i < n; ++i) {
+        if (data[i] == '\n') {
+            end_line();
+        } else {
+            partial_ += data[i];
+            if (partial_.size() >= kMaxLine) end_line();  // a very long line goes out in pieces
+        }
+    }
+}
+
+void OutputStream::end_line() {
+    if (!prefix_.empty()) {
+        std::string out = prefix_ + partial_ + "\n";
+        write_all(live_fd_, out.data(), out.size());
+    }
+    std::string t = trim_line(partial_);
+    if (!t.empty()) *last_line_ = t;
+    partial_.clear();
+}
+
+bool OutputStream::pump() {
+    if (!pipe_) return false;
+    char buf[65536];
+    for (int round = 0; round < 16; ++round) {  // bounded: one chatty suite must not starve the others
+        ssize_t n = ::read(pipe_.get(), buf, sizeof buf);
+        if (n > 0) {
+            feed(buf, static_cast<size_t>(n));
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) return true;
+        return false;  // EOF or error: the caller unregisters the fd, then drain() closes it
+    }
+    return true;
+}
+
+void OutputStream::drain() {
+    while (pipe_) {
+        char buf[65536];
+        ssize_t n = ::read(pipe_.get(), buf, sizeof buf);
+        if (n > 0) {
+            feed(buf, static_cast<size_t>(n));
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else {
+            close_stream();  // EOF, or a writer outside the box still holds it: stop here
+        }
+    }
+}
+
+void OutputStream::close_stream() {
+    if (!partial_.empty()) end_line();  // a last line without a newline
+    pipe_.reset();
+    if (file_) ::fsync(file_.get());
+    file_.reset();
+}
+
+}  // namespace corral
