@@ -25,7 +25,7 @@ bool only_listing(int argc, char** argv) {
 int host_gate() {
     const char* skip = std::getenv("CORRAL_SKIP_HOST_TESTS");
     if (skip != nullptr && std::string_view(skip) == "1") {
-        std::printf("host tier disabled by CORRAL_SKIP_HOST_TESTS=1\n");
+        std::printf("corral-test-tier skipped: host tier disabled by CORRAL_SKIP_HOST_TESTS=1\n");
         return 77;
     }
     if (::geteuid() != 0) {

@@ -67,7 +67,7 @@ TEST_CASE("KmsgReader reads a line logged after it was opened, and none from bef
     for (const auto& l : reader.read_available()) CHECK(l.text != after);  // never read twice
 }
 
-TEST_CASE("JournalReader: available() says whether journald runs; without it construction fails clearly",
+TEST_CASE("JournalReader: available() says whether journald runs, and without it construction fails clearly",
           "[host][kmsg][journal]") {
     if (JournalReader::available()) {
         JournalReader j;

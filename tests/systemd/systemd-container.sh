@@ -43,7 +43,8 @@
 #   CORRAL_SYSTEMD_STOP_TIMEOUT  seconds to wait for the power-off (5)
 #   CORRAL_SYSTEMD_BINDS         host dirs bind-mounted read-write at the same
 #                                path (default: the repository root)
-#   CORRAL_SYSTEMD_PASSENV       names of variables `exec` passes through
+#   CORRAL_SYSTEMD_PASSENV       names of variables `exec` passes through (besides
+#                                TERM, LANG, LC_ALL and ASAN/UBSAN/LSAN_OPTIONS)
 #   CORRAL_SYSTEMD_UPPER_SIZE    size of the tmpfs upper layer (default 1g)
 #   CORRAL_SYSTEMD_KEEP_FAILED   set: a failed boot is left running for a look
 #                                (start still exits 1; call stop PID after)
@@ -497,7 +498,9 @@ cmd_exec() {
     dir=$(state_of "$1"); pid=$1; shift
     alive "$dir" || die "container $pid is not running"
     [ -d "/proc/$pid/root$PWD" ] && cwd=$PWD
-    for v in TERM LANG LC_ALL ${CORRAL_SYSTEMD_PASSENV:-}; do
+    # The sanitizer options too: the ASan+UBSan pass of `make test` runs this tier, and a corral
+    # started without UBSAN_OPTIONS=halt_on_error=1 would print a finding and go on.
+    for v in TERM LANG LC_ALL ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS ${CORRAL_SYSTEMD_PASSENV:-}; do
         [ -n "${!v+x}" ] && env+=("$v=${!v}")
     done
     # Join the container's root cgroups first: in the unified hierarchy systemd

@@ -400,6 +400,27 @@ TEST_CASE("the container runs commands started at the same time", "[systemd][har
     }
 }
 
+TEST_CASE("the container passes the sanitizer options on to the commands it runs", "[systemd][harness]") {
+    // The ASan+UBSan pass runs this tier: a corral in the container that lost UBSAN_OPTIONS would
+    // print a finding and go on, and the test would pass.
+    auto& c = Container::get();
+    struct Env {
+        std::string name, old;
+        bool had;
+        Env(const char* n, const char* v) : name(n), had(std::getenv(n) != nullptr) {
+            if (had) old = std::getenv(n);
+            ::setenv(n, v, 1);
+        }
+        ~Env() { had ? ::setenv(name.c_str(), old.c_str(), 1) : ::unsetenv(name.c_str()); }
+    };
+    Env asan("ASAN_OPTIONS", "detect_leaks=1:corral_probe=a"), ubsan("UBSAN_OPTIONS", "halt_on_error=1:corral_probe=u"),
+        lsan("LSAN_OPTIONS", "corral_probe=l");
+    auto r = c.exec({"sh", "-c", "echo \"$ASAN_OPTIONS|$UBSAN_OPTIONS|$LSAN_OPTIONS\""});
+    INFO(r.describe());
+    CHECK(r.exit_code == 0);
+    CHECK(r.out == "detect_leaks=1:corral_probe=a|halt_on_error=1:corral_probe=u|corral_probe=l\n");
+}
+
 int main(int argc, char** argv) {
     bool listing = false;
     for (int i = 1; i < argc; ++i) {
@@ -408,7 +429,7 @@ int main(int argc, char** argv) {
     }
     if (!listing) {
         if (const char* skip = std::getenv("CORRAL_SKIP_SYSTEMD_TESTS"); skip && std::string(skip) == "1") {
-            std::printf("systemd tier disabled by CORRAL_SKIP_SYSTEMD_TESTS=1\n");
+            std::printf("corral-test-tier skipped: systemd tier disabled by CORRAL_SKIP_SYSTEMD_TESTS=1\n");
             return 77;
         }
         if (::geteuid() != 0) {

@@ -86,7 +86,7 @@ struct AttributionCase {
 
 }  // namespace
 
-TEST_CASE("parse_kmsg_record reads the prefix, decodes \\xNN and drops continuation lines", "[oom][kmsg]") {
+TEST_CASE("parse_kmsg_record reads the prefix, decodes hex escapes and drops continuation lines", "[oom][kmsg]") {
     auto c = GENERATE(values<KmsgCase>({
         {"6,1579,4817671869,-;memory: usage 32768kB, limit 32768kB, failcnt 41\n",
          KernelLine{1579, 4817671869, 6, "memory: usage 32768kB, limit 32768kB, failcnt 41"}},

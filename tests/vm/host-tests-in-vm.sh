@@ -23,8 +23,8 @@
 #   --cgroup      run the tests in this cgroup instead of the root, e.g.
 #                 /user.slice/session.scope (see run-vm.sh)
 #
-# environment: CORRAL_SKIP_VM_TESTS=1 skips the tier (exit 77, ctest's
-# SKIP_RETURN_CODE); nothing else does: a VM tier that cannot run fails, saying why.
+# environment: CORRAL_SKIP_VM_TESTS=1 skips the tier (it prints
+# 'corral-test-tier skipped: …', ctest's SKIP_REGULAR_EXPRESSION, and exits 77); nothing else does: a VM tier that cannot run fails, saying why.
 # Also read by run-vm.sh: CORRAL_VM_CACHE, CORRAL_VM_REFRESH, CORRAL_VM_APPEND,
 # CORRAL_VM_QEMU_ARGS.
 #
@@ -43,7 +43,7 @@ usage() {
 }
 
 if [ "${CORRAL_SKIP_VM_TESTS:-}" = 1 ]; then
-    echo "vm tier: disabled by CORRAL_SKIP_VM_TESTS=1 (skipped)"
+    echo "corral-test-tier skipped: vm tier disabled by CORRAL_SKIP_VM_TESTS=1"
     exit 77
 fi
 

@@ -14,8 +14,8 @@
 #   --timeout  the whole tier, set-up and boot included (default 285: below
 #              ctest's TIMEOUT of 300, so that a slow run fails with its reason)
 #
-# environment: CORRAL_SKIP_VM_TESTS=1 skips the tier (exit 77, ctest's
-# SKIP_RETURN_CODE); nothing else does: a tier that cannot run fails, saying
+# environment: CORRAL_SKIP_VM_TESTS=1 skips the tier (it prints
+# 'corral-test-tier skipped: …', ctest's SKIP_REGULAR_EXPRESSION, and exits 77); nothing else does: a tier that cannot run fails, saying
 # why. Also read by run-vm.sh: CORRAL_VM_CACHE, CORRAL_VM_REFRESH,
 # CORRAL_VM_APPEND, CORRAL_VM_QEMU_ARGS.
 #
@@ -34,7 +34,7 @@ usage() {
 }
 
 if [ "${CORRAL_SKIP_VM_TESTS:-}" = 1 ]; then
-    echo "vm systemd tier: disabled by CORRAL_SKIP_VM_TESTS=1 (skipped)"
+    echo "corral-test-tier skipped: vm systemd tier disabled by CORRAL_SKIP_VM_TESTS=1"
     exit 77
 fi
 
