@@ -53,7 +53,7 @@ SuiteSpec adhoc_suite(const AdHoc& a, const std::vector<std::string>& command) {
     SuiteSpec s;
     s.name = a.name;
     s.argv = command;
-    for (const auto& c : command) s.command_text += (s.command_text.empty() ? "" : " ") + c;
+    s.command_text = join_argv(command);
     auto size = [](const std::string& flag, const std::string& v) {
         try {
             return parse_size(v);
@@ -84,6 +84,11 @@ SuiteSpec adhoc_suite(const AdHoc& a, const std::vector<std::string>& command) {
         } catch (const std::exception&) {
             throw UsageError(fmt::format("--cpu '{}': expected a percentage of one core, such as 150%", a.cpu));
         }
+        try {
+            cpu_quota_from_percent(*s.limits.cpu_quota_percent);
+        } catch (const std::invalid_argument& e) {
+            throw UsageError(fmt::format("--cpu '{}': {}", a.cpu, e.what()));
+        }
     }
     if (!a.timeout.empty()) s.timeout = duration("--timeout", a.timeout);
     if (!a.kill_grace.empty()) s.kill_grace = duration("--kill-grace", a.kill_grace);
@@ -111,8 +116,7 @@ void print_check(const std::vector<SuiteSpec>& suites) {
         std::cout << fmt::format("  sample_interval  {}\n", format_duration(s.sample_interval));
         std::cout << fmt::format("  backend          {}\n", backend_choice_name(s.backend));
         if (!s.on_timeout.empty()) {
-            std::string hook;
-            for (const auto& a : s.on_timeout) hook += (hook.empty() ? "" : " ") + a;
+            const std::string hook = join_argv(s.on_timeout);
             std::cout << fmt::format("  on_timeout       {} (at most {})\n", hook, format_duration(s.on_timeout_limit));
         }
     }

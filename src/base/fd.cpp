@@ -86,6 +86,11 @@ void write_file_atomic(const std::string& path, const std::string& content) {
     if (dfd) ::fsync(dfd.get());
 }
 
+bool path_exists(const std::string& path) {
+    struct stat st;
+    return ::stat(path.c_str(), &st) == 0;
+}
+
 void make_dirs(const std::string& path, unsigned mode) {
     if (path.empty()) return;
     std::string cur;

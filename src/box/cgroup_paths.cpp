@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "corral/base/fd.hpp"
+#include "corral/box/cgroup_util.hpp"
 
 namespace corral {
 
@@ -47,16 +48,6 @@ std::string join_path(const std::string& a, const std::string& b) {
     if (b.empty() || b == "/") return a;
     if (!a.empty() && a.back() == '/') return a + (b.front() == '/' ? b.substr(1) : b);
     return a + (b.front() == '/' ? b : "/" + b);
-}
-
-bool procs_contain(const std::string& dir, pid_t pid) {
-    auto text = read_file_if_exists(dir + "/cgroup.procs");
-    if (!text) return false;
-    std::istringstream in(*text);
-    pid_t p;
-    while (in >> p)
-        if (p == pid) return true;
-    return false;
 }
 
 }  // namespace
@@ -142,7 +133,7 @@ std::optional<std::string> find_own_cgroup_dir(const CgroupMount& m, const std::
         [&](const std::string& dir, int depth) -> std::optional<std::string> {
         if (depth == 0) {
             std::string cand = join_path(dir, cgroup_path);
-            if (procs_contain(cand, pid)) return cand;
+            if (std::ranges::count(read_cg_procs(cand), pid) > 0) return cand;
             return std::nullopt;
         }
         std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);

@@ -24,11 +24,6 @@ namespace {
 
 std::string v1_size_value(std::uint64_t v) { return v == kInfinity ? "-1" : std::to_string(v); }
 
-bool exists(const std::string& p) {
-    struct stat st;
-    return ::stat(p.c_str(), &st) == 0;
-}
-
 class CgroupV1Box : public Box {
 public:
     // Makes corral-<suite>-<id> below the launcher's cgroup in every hierarchy. With `adopt`,
@@ -41,7 +36,7 @@ public:
                 std::string dir = h.own_dir + "/" + name;
                 if (adopt) {
                     auto mapped = map_cgroup_path(h.mount, name);
-                    if (!mapped || !exists(*mapped)) continue;  // a controller the manager does not use
+                    if (!mapped || !path_exists(*mapped)) continue;  // a controller the manager does not use
                     dir = *mapped;
                 }
                 if (!adopt) cg_make(dir);
@@ -60,7 +55,7 @@ public:
                 unified_ = layout.unified->own_dir + "/" + name;
                 if (adopt) {
                     auto mapped = map_cgroup_path(layout.unified->mount, name);
-                    unified_ = mapped && exists(*mapped) ? *mapped : "";
+                    unified_ = mapped && path_exists(*mapped) ? *mapped : "";
                 } else {
                     cg_make(unified_);
                 }
@@ -95,7 +90,7 @@ public:
         if (l.swap_max) {
             with_context("applying swap_max", [&] {
                 std::string memsw = mem_ + "/memory.memsw.limit_in_bytes";
-                if (!exists(memsw))
+                if (!path_exists(memsw))
                     throw Error(memsw + " does not exist: swap accounting is off (boot with swapaccount=1), so swap_max cannot be enforced");
                 if (!l.memory_max)
                     throw Error("cgroup v1 limits memory and swap together (memory.memsw.limit_in_bytes): set memory.max too");
@@ -123,10 +118,9 @@ public:
         if (l.cpu_quota_percent) {
             with_context("applying cpu.quota", [&] {
                 if (cpu_.empty()) throw Error("the cpu controller is not mounted (no v1 cpu hierarchy)");
-                constexpr long period = 100000;
-                long quota = std::max(1000L, std::lround(*l.cpu_quota_percent * period / 100.0));
-                write_file(cpu_ + "/cpu.cfs_period_us", std::to_string(period));
-                write_file(cpu_ + "/cpu.cfs_quota_us", std::to_string(quota));
+                const CpuQuota q = cpu_quota_from_percent(*l.cpu_quota_percent);
+                write_file(cpu_ + "/cpu.cfs_period_us", std::to_string(q.period_us));
+                write_file(cpu_ + "/cpu.cfs_quota_us", std::to_string(q.quota_us));
             });
         }
         if (l.oom_group)
@@ -196,13 +190,13 @@ public:
         c.peak_source = "memory.max_usage_in_bytes";
         c.oom_kills = read_cg_keyed(mem_ + "/memory.oom_control")["oom_kill"];
         c.memory_failcnt = read_cg_u64(mem_ + "/memory.failcnt").value_or(0);
-        if (!pids_.empty() && exists(pids_ + "/pids.events")) c.tasks_limit_hits = read_cg_keyed(pids_ + "/pids.events")["max"];
+        if (!pids_.empty() && path_exists(pids_ + "/pids.events")) c.tasks_limit_hits = read_cg_keyed(pids_ + "/pids.events")["max"];
         if (!cpu_.empty()) {
             auto st = read_cg_keyed(cpu_ + "/cpu.stat");
             c.cpu_nr_throttled = st["nr_throttled"];
             c.cpu_throttled_us = st["throttled_time"] / 1000;
         }
-        if (!unified_.empty() && exists(unified_ + "/cpu.stat"))
+        if (!unified_.empty() && path_exists(unified_ + "/cpu.stat"))
             c.cpu_usage_us = read_cg_keyed(unified_ + "/cpu.stat")["usage_usec"];
         else if (!cpuacct_.empty())
             c.cpu_usage_us = read_cg_u64(cpuacct_ + "/cpuacct.usage").value_or(0) / 1000;

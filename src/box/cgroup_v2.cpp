@@ -33,11 +33,6 @@ namespace {
 
 bool has(const std::vector<std::string>& v, const std::string& x) { return std::find(v.begin(), v.end(), x) != v.end(); }
 
-bool exists(const std::string& p) {
-    struct stat st;
-    return ::stat(p.c_str(), &st) == 0;
-}
-
 std::vector<std::string> controllers_of(const std::string& dir) {
     return parse_controller_list(read_file(dir + "/cgroup.controllers"));
 }
@@ -113,7 +108,7 @@ public:
         if (l.swap_max) {
             with_context("applying swap_max", [&] {
                 std::string f = dir_ + "/memory.swap.max";
-                if (!exists(f))
+                if (!path_exists(f))
                     throw Error(f + " does not exist: the kernel has no swap accounting (CONFIG_MEMCG_SWAP, "
                                     "swapaccount=0), so swap_max cannot be enforced");
                 write_file(f, v2_size_value(*l.swap_max));
@@ -128,9 +123,8 @@ public:
         if (l.cpu_quota_percent) {
             with_context("applying cpu.quota", [&] {
                 require("cpu", "cpu.quota");
-                constexpr long period = 100000;
-                long quota = std::max(1000L, std::lround(*l.cpu_quota_percent * period / 100.0));
-                write_file(dir_ + "/cpu.max", fmt::format("{} {}", quota, period));
+                const CpuQuota q = cpu_quota_from_percent(*l.cpu_quota_percent);
+                write_file(dir_ + "/cpu.max", fmt::format("{} {}", q.quota_us, q.period_us));
             });
         }
         if (l.oom_group)
@@ -189,14 +183,14 @@ public:
             c.peak_source = "memory.peak";
         }
         c.memory_events = read_cg_keyed(dir_ + "/memory.events");
-        if (exists(dir_ + "/memory.events.local")) c.memory_events_local = read_cg_keyed(dir_ + "/memory.events.local");
+        if (path_exists(dir_ + "/memory.events.local")) c.memory_events_local = read_cg_keyed(dir_ + "/memory.events.local");
         c.oom_kills = c.memory_events["oom_kill"];
         c.memory_failcnt = c.memory_events["max"];
-        if (has(controllers_, "pids") && exists(dir_ + "/pids.events")) {
+        if (has(controllers_, "pids") && path_exists(dir_ + "/pids.events")) {
             c.pids_events = read_cg_keyed(dir_ + "/pids.events");
             c.tasks_limit_hits = c.pids_events["max"];
         }
-        if (exists(dir_ + "/cpu.stat")) {
+        if (path_exists(dir_ + "/cpu.stat")) {
             c.cpu_stat = read_cg_keyed(dir_ + "/cpu.stat");
             c.cpu_usage_us = c.cpu_stat["usage_usec"];
             if (c.cpu_stat.count("throttled_usec")) {
@@ -219,8 +213,8 @@ public:
     std::string cgroup_name() const override { return dir_.substr(dir_.rfind('/') + 1); }
 
 private:
-    bool has_kill() const { return !compat_disabled("no-cgroup-kill") && exists(dir_ + "/cgroup.kill"); }
-    bool has_peak() const { return !compat_disabled("no-memory-peak") && exists(dir_ + "/memory.peak"); }
+    bool has_kill() const { return !compat_disabled("no-cgroup-kill") && path_exists(dir_ + "/cgroup.kill"); }
+    bool has_peak() const { return !compat_disabled("no-memory-peak") && path_exists(dir_ + "/memory.peak"); }
 
     void require(const std::string& controller, const std::string& limit) const {
         if (!has(controllers_, controller))

@@ -46,10 +46,6 @@ std::optional<std::string> unknown_property_in(const std::string& error_name, co
     return std::nullopt;
 }
 
-std::uint64_t cpu_quota_per_sec_usec(double percent) {
-    return static_cast<std::uint64_t>(std::llround(percent * 10000.0));
-}
-
 namespace {
 
 std::string limit_text(std::uint64_t v) { return v == kInfinity ? "infinity" : format_bytes(v); }
@@ -275,7 +271,7 @@ private:
             l.memory_high ? t("MemoryHigh", *l.memory_high) : 0,
             l.swap_max ? t("MemorySwapMax", *l.swap_max) : 0,
             l.tasks_max ? t("TasksMax", *l.tasks_max) : 0,
-            l.cpu_quota_percent ? t("CPUQuotaPerSecUSec", cpu_quota_per_sec_usec(*l.cpu_quota_percent)) : 0,
+            l.cpu_quota_percent ? t("CPUQuotaPerSecUSec", cpu_quota_from_percent(*l.cpu_quota_percent).per_sec_usec()) : 0,
             b("Delegate", true),  // corral makes the "payload" cgroup below the scope
             s("CollectMode", "inactive-or-failed"),
             b("AddRef", true),

@@ -122,9 +122,13 @@ std::optional<Problem> find_problem(const SuiteSpec& s) {
         return Problem{"memory.high", fmt::format("{} is above memory.max ({})", format_bytes(*l.memory_high),
                                                   format_bytes(*l.memory_max))};
     if (l.tasks_max == 0u) return Problem{"tasks_max", "expected a positive integer, found 0"};
-    if (l.cpu_quota_percent && !(*l.cpu_quota_percent > 0 && std::isfinite(*l.cpu_quota_percent)))
-        return Problem{"cpu.quota", fmt::format("expected a percentage above 0% such as 150%, found {}%",
-                                                *l.cpu_quota_percent)};
+    if (l.cpu_quota_percent) {
+        try {
+            cpu_quota_from_percent(*l.cpu_quota_percent);
+        } catch (const std::invalid_argument& e) {
+            return Problem{"cpu.quota", e.what()};
+        }
+    }
     if (s.timeout && s.timeout->count() <= 0)
         return Problem{"timeout", "must be greater than 0 (use infinity for no limit), found " +
                                       format_duration(*s.timeout)};
@@ -570,6 +574,12 @@ std::vector<SuiteSpec> load_profiles(const std::vector<std::string>& paths) {
         }
     }
     return all;
+}
+
+std::string join_argv(const std::vector<std::string>& argv) {
+    std::string out;
+    for (const auto& a : argv) out += (out.empty() ? "" : " ") + a;
+    return out;
 }
 
 }  // namespace corral

@@ -224,4 +224,26 @@ std::string format_seconds(double s) {
     return format_duration(std::chrono::seconds(std::llround(s)));
 }
 
+std::uint64_t CpuQuota::per_sec_usec() const {
+    // quota_us ≤ 2^44 and period_us ≥ 1: no overflow in the product below 2^64 / 10^6 ≈ 1.8e13.
+    return static_cast<std::uint64_t>(std::llround(static_cast<double>(quota_us) * 1e6 / static_cast<double>(period_us)));
+}
+
+double cpu_quota_min_percent() { return 100.0 * static_cast<double>(kCpuQuotaMinUs) / kCpuPeriodUs; }
+double cpu_quota_max_percent() { return 100.0 * static_cast<double>(kCpuQuotaMaxUs) / kCpuPeriodUs; }
+
+CpuQuota cpu_quota_from_percent(double percent) {
+    if (!std::isfinite(percent) || percent <= 0)
+        throw std::invalid_argument(fmt::format("expected a percentage above 0% such as 150%, found {}%", percent));
+    const double quota = percent * static_cast<double>(kCpuPeriodUs) / 100.0;
+    if (quota < static_cast<double>(kCpuQuotaMinUs) - 0.5)
+        throw std::invalid_argument(fmt::format(
+            "{}% is below the kernel's smallest quota, {}% ({} µs of CPU per {} ms period)", percent,
+            cpu_quota_min_percent(), kCpuQuotaMinUs, kCpuPeriodUs / 1000));
+    if (quota > static_cast<double>(kCpuQuotaMaxUs))
+        throw std::invalid_argument(fmt::format("{}% is above the kernel's largest quota, {:.0f}% ({} µs of CPU per {} ms period)",
+                                                percent, cpu_quota_max_percent(), kCpuQuotaMaxUs, kCpuPeriodUs / 1000));
+    return CpuQuota{static_cast<std::uint64_t>(std::llround(quota)), kCpuPeriodUs};
+}
+
 }  // namespace corral

@@ -120,7 +120,7 @@ json suite_to_json(const SuiteResult& s) {
     j["memory"] = memory_json(s);
     json records = json::array();
     for (const auto& k : s.oom_records) records.push_back(k.detail);
-    j["oom"] = {{"kills", std::max<std::uint64_t>(s.oom_kills, s.oom_records.size())}, {"records", std::move(records)}};
+    j["oom"] = {{"kills", oom_kill_count(s)}, {"group_killed", s.oom_group_killed}, {"records", std::move(records)}};
     j["tasks"] = {{"limit_hits", s.tasks_limit_hits}, {"events", counters_json(s.pids_events)}};
     j["cpu"] = {{"usage_us", opt_json(s.cpu_usage_us)},
                 {"throttled_us", opt_json(s.cpu_throttled_us)},
@@ -175,19 +175,6 @@ void write_report(const std::string& dir, const RunReport& r) {
     });
 }
 
-namespace {
-
-std::string peak_summary(const SuiteResult& s) {
-    if (!s.peak_bytes) return "peak n/a";
-    std::string out = "peak " + format_bytes(*s.peak_bytes);
-    if (has_memory_max(s.limits))
-        return out + fmt::format(" / {} ({})", format_bytes(*s.limits.memory_max),
-                                 percent_of(*s.peak_bytes, *s.limits.memory_max));
-    return out + " (no memory.max)";
-}
-
-}  // namespace
-
 std::string oom_victim_summary(const OomKill& k) {
     std::string line = k.victim_line;
     auto cut = line.find(" total-vm:");
@@ -201,7 +188,7 @@ std::string human_summary(const RunReport& r, const std::string& report_dir) {
     std::vector<std::string> peaks;
     for (const auto& s : r.suites) {
         name_w = std::max(name_w, s.name.size());
-        peaks.push_back(peak_summary(s));
+        peaks.push_back(peak_text(s, PeakStyle::Compact));
         peak_w = std::max(peak_w, peaks.back().size());
     }
     std::string out = fmt::format("\ncorral: {} suite{} in {} ({} backend)\n", r.suites.size(),
@@ -212,7 +199,7 @@ std::string human_summary(const RunReport& r, const std::string& report_dir) {
         if (s.verdict == Verdict::Passed) ++passed;
         std::string line = fmt::format("  {:<{}}  {:<12} {:>7}  ", s.name, name_w, verdict_name(s.verdict),
                                        format_seconds(s.duration_s));
-        std::uint64_t kills = std::max<std::uint64_t>(s.oom_kills, s.oom_records.size());
+        std::uint64_t kills = oom_kill_count(s);
         if (kills > 0)
             line += fmt::format("{:<{}}  OOM kills {}", peaks[i], peak_w, kills);
         else

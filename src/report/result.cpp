@@ -144,17 +144,6 @@ std::string hook_problem(const SuiteResult& r) {
     return "";
 }
 
-std::string peak_clause(const SuiteResult& r) {
-    if (!r.peak_bytes) return "";
-    std::string s = "peak " + format_bytes(*r.peak_bytes);
-    if (has_memory_max(r.limits))
-        s += fmt::format(" ({} of its memory.max of {})", percent_of(*r.peak_bytes, *r.limits.memory_max),
-                         format_bytes(*r.limits.memory_max));
-    else
-        s += " (no memory.max)";
-    return s;
-}
-
 std::string failcnt_clause(const SuiteResult& r) {
     if (r.memory_failcnt == 0 || !has_memory_max(r.limits)) return "";
     return fmt::format("; memory reached its memory.max of {} {} without an OOM kill",
@@ -162,7 +151,7 @@ std::string failcnt_clause(const SuiteResult& r) {
 }
 
 std::string oom_sentence(const SuiteResult& r) {
-    std::uint64_t n = std::max<std::uint64_t>(r.oom_kills, r.oom_records.size());
+    std::uint64_t n = oom_kill_count(r);
     std::string kills = n == 1 ? "" : fmt::format(" ({} kills)", n);
     auto whose = [&](const char* w) {
         return std::any_of(r.oom_records.begin(), r.oom_records.end(), [&](const OomKill& k) { return k.whose == w; });
@@ -190,7 +179,7 @@ std::string oom_sentence(const SuiteResult& r) {
         if (r.peak_bytes) s += "; its peak was " + format_bytes(*r.peak_bytes);
     }
     if (!r.last_line.empty()) s += " while the suite printed " + quote_line(r.last_line, kQuoteChars);
-    if (r.limits.oom_group) s += "; memory.oom_group ended the whole suite";
+    if (r.oom_group_killed) s += "; memory.oom_group ended the whole suite";
     return s;
 }
 
@@ -261,8 +250,7 @@ std::string explain(const SuiteResult& r) {
             break;
         case Verdict::Passed: {
             s = "Exited 0 after " + format_seconds(r.duration_s);
-            std::string peak = peak_clause(r);
-            if (!peak.empty()) s += "; " + peak;
+            if (r.peak_bytes) s += "; " + peak_text(r, PeakStyle::Sentence);
             break;
         }
     }
@@ -272,6 +260,20 @@ std::string explain(const SuiteResult& r) {
 void finalize(SuiteResult& r) {
     r.verdict = decide_verdict(r);
     r.explanation = explain(r);
+}
+
+std::uint64_t oom_kill_count(const SuiteResult& r) {
+    return std::max<std::uint64_t>(r.oom_kills, r.oom_records.size());
+}
+
+std::string peak_text(const SuiteResult& r, PeakStyle style) {
+    if (!r.peak_bytes) return "peak n/a";
+    std::string s = "peak " + format_bytes(*r.peak_bytes);
+    if (!has_memory_max(r.limits)) return s + " (no memory.max)";
+    const std::string pct = percent_of(*r.peak_bytes, *r.limits.memory_max);
+    const std::string max = format_bytes(*r.limits.memory_max);
+    return s + (style == PeakStyle::Sentence ? fmt::format(" ({} of its memory.max of {})", pct, max)
+                                             : fmt::format(" / {} ({})", max, pct));
 }
 
 }  // namespace corral

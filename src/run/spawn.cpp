@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <sys/pidfd.h>
 #include <sys/syscall.h>
@@ -101,6 +102,22 @@ namespace {
     _exit(127);
 }
 
+// In the child: marks every fd above 2 close-on-exec (Linux 5.11: close_range CLOSE_RANGE_CLOEXEC), or
+// closes them all but keep (5.9: close_range), or walks them one by one (older kernels).
+void close_from_3_on_exec(int keep) {
+    if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
+    if (keep < 3) {
+        if (::close_range(3, ~0U, 0) == 0) return;
+    } else if ((keep == 3 || ::close_range(3, static_cast<unsigned>(keep) - 1, 0) == 0) &&
+               ::close_range(static_cast<unsigned>(keep) + 1, ~0U, 0) == 0) {
+        return;
+    }
+    rlimit rl{};
+    long max = ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? static_cast<long>(rl.rlim_cur) : 65536;
+    for (int fd = 3; fd < max; ++fd)
+        if (fd != keep) ::close(fd);
+}
+
 // In the child: everything between fork and exec.
 [[noreturn]] void child_main(const SpawnSpec& spec, char* const* argv, char* const* envp, int gofd, int errfd) {
     // The parent blocks signals for its signalfd; the suite starts with a clean slate.
@@ -125,11 +142,14 @@ namespace {
     }
     if (spec.new_cgroup_ns && ::unshare(CLONE_NEWCGROUP) < 0) child_fail(errfd, "unshare(CLONE_NEWCGROUP)", nullptr);
     if (::setsid() < 0) child_fail(errfd, "setsid", nullptr);
-    int devnull = ::open("/dev/null", O_RDONLY);
+    int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (devnull < 0) child_fail(errfd, "open", "/dev/null");
     if (::dup2(devnull, 0) < 0) child_fail(errfd, "dup2 stdin", nullptr);
     if (spec.stdout_fd >= 0 && ::dup2(spec.stdout_fd, 1) < 0) child_fail(errfd, "dup2 stdout", nullptr);
     if (spec.stderr_fd >= 0 && ::dup2(spec.stderr_fd, 2) < 0) child_fail(errfd, "dup2 stderr", nullptr);
+    // Nothing but 0, 1 and 2 passes into the suite: not corral's own fds, not what corral's caller
+    // leaked into it. Close-on-exec rather than closed, so that errfd still reports a failed exec.
+    close_from_3_on_exec(errfd);
     if (spec.workdir && ::chdir(spec.workdir->c_str()) < 0) child_fail(errfd, "chdir", spec.workdir->c_str());
     environ = const_cast<char**>(envp);
     ::execvp(argv[0], argv);
@@ -265,8 +285,15 @@ UniqueFd spawn_now(const SpawnSpec& spec, pid_t& pid_out) {
     pid_t pid = ::fork();
     if (pid < 0) throw_errno("fork");
     if (pid == 0) child_main(spec, argv.ptrs.data(), envp.ptrs.data(), -1, -1);
-    pid_out = pid;
-    return pidfd_of(pid);
+    try {
+        UniqueFd fd = pidfd_of(pid);
+        pid_out = pid;
+        return fd;
+    } catch (...) {
+        ::kill(pid, SIGKILL);  // not left running unwatched
+        ::waitpid(pid, nullptr, 0);
+        throw;
+    }
 }
 
 std::optional<ExitStatus> reap(int pidfd) {

@@ -25,12 +25,6 @@ constexpr size_t kLeftBehindListed = 5;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-std::string join_argv(const std::vector<std::string>& argv) {
-    std::string out;
-    for (const auto& a : argv) out += (out.empty() ? "" : " ") + a;
-    return out;
-}
-
 }  // namespace
 
 void Runner::poll_oom() {
@@ -210,6 +204,7 @@ void SuiteRun::on_sample() {
         if (spec_.limits.oom_group && !oom_group_done_ && phase_ == Phase::Running && box_->enforced() &&
             !box_->oom_group_native() && box_->oom_kills_now() > 0) {
             oom_group_done_ = true;
+            res_.oom_group_killed = true;
             int n = box_->kill_all();
             res_.notes.push_back(fmt::format(
                 "memory.oom_group (emulated): corral killed the suite's remaining {} after its OOM kill at t={}",
@@ -359,6 +354,7 @@ void SuiteRun::finish() {
     if (out_) out_->drain();
     if (err_) err_->drain();
     res_.duration_s = seconds_since(t0_);
+    if (box_ && pid_ > 0) on_sample();  // the last sample: a suite shorter than one interval has only t=0 else
     if (box_) {
         try {
             BoxCounters c = box_->counters();
@@ -370,6 +366,8 @@ void SuiteRun::finish() {
             res_.cpu_usage_us = c.cpu_usage_us;
             res_.cpu_throttled_us = c.cpu_throttled_us;
             res_.cpu_nr_throttled = c.cpu_nr_throttled;
+            if (auto g = c.memory_events.find("oom_group_kill"); g != c.memory_events.end() && g->second > 0)
+                res_.oom_group_killed = true;
             res_.memory_events = std::move(c.memory_events);
             res_.memory_events_local = std::move(c.memory_events_local);
             res_.pids_events = std::move(c.pids_events);
@@ -385,6 +383,14 @@ void SuiteRun::finish() {
     if (!res_.peak_bytes && !res_.samples.empty()) {
         for (const auto& s : res_.samples) res_.peak_bytes = std::max(res_.peak_bytes.value_or(0), s.bytes);
         res_.peak_source = "maximum of samples";
+    }
+    // Without memory.peak (v2 before 5.19) samples miss a short spike; memory.events says whether the
+    // usage reached memory.max, and then that was the peak.
+    if (res_.peak_source == "maximum of samples" && has_memory_max(res_.limits) &&
+        res_.memory_events.count("max") && res_.memory_events.at("max") > 0 &&
+        res_.peak_bytes.value_or(0) < *res_.limits.memory_max) {
+        res_.peak_bytes = *res_.limits.memory_max;
+        res_.peak_source = "memory.max, reached (memory.events max)";
     }
     phase_ = Phase::Done;
     finalize(res_);

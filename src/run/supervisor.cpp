@@ -97,7 +97,9 @@ RunOutcome run_suites(Backend& backend, const std::vector<SuiteSpec>& suites, co
     Runner runner(backend, opts);
     auto& runs = runner.runs;
     runs.resize(suites.size());
-    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+    // Orphans of the suites (double-forked daemons) come to corral, which reaps them; without this
+    // they would go to init, and a box could empty with corral never seeing them exit.
+    if (::prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) throw_errno("prctl(PR_SET_CHILD_SUBREAPER)");
 
     sigset_t mask;
     sigemptyset(&mask);

@@ -245,7 +245,9 @@ TEST_CASE("corral check prints the example's suites and a bad profile is exit 2 
         INFO(r.describe());
         CHECK(r.exit_code == 0);
         const std::string all = r.out + r.err;
-        for (const char* name : {"unit", "oom", "hang"}) CHECK_THAT(all, Catch::Contains(name));
+        // Each suite's own heading line, "NAME (FILE:LINE:COL)": the names also occur in the commands.
+        for (const char* name : {"unit", "oom", "hang"})
+            CHECK(std::regex_search(r.out, std::regex(std::string("(^|\n)") + name + R"( \(.*example\.yaml:\d+:\d+\)\n)")));
         const bool shows_64m = contains(all, "64 MiB") || contains(all, "64M") || contains(all, "67108864");
         CHECK(shows_64m);
     }
@@ -261,7 +263,7 @@ TEST_CASE("corral check prints the example's suites and a bad profile is exit 2 
         INFO(r.describe());
         CHECK(r.exit_code == 2);
         CHECK(std::regex_search(r.err, std::regex(R"(bad\.yaml:3:\d+)")));
-        CHECK_THAT(r.err, Catch::Contains("memory"));  // did you mean 'memory'?
+        CHECK_THAT(r.err, Catch::Contains("unknown key 'memroy' (did you mean 'memory'?)"));
     }
     SECTION("a bad size") {
         TempDir work("bad-size");
@@ -275,6 +277,22 @@ TEST_CASE("corral check prints the example's suites and a bad profile is exit 2 
         INFO(r.describe());
         CHECK(r.exit_code == 2);
         CHECK(std::regex_search(r.err, std::regex(R"(bad-size\.yaml:4:\d+)")));
+    }
+    SECTION("a CPU quota the kernel would refuse") {
+        TempDir work("bad-cpu");
+        const std::string profile = work.file("bad-cpu.yaml");
+        write_text(profile,
+                   "name: bad\n"
+                   "command: [\"true\"]\n"
+                   "cpu: {quota: \"1e20%\"}\n");
+        auto r = run_corral({"check", profile});
+        INFO(r.describe());
+        CHECK(r.exit_code == 2);
+        CHECK_THAT(r.err, Catch::Contains("bad-cpu.yaml:3:14: cpu.quota: 1e+20% is above the kernel's largest quota"));
+        auto adhoc = run_corral({"run", "--cpu", "0.0001%", "--", "true"});
+        INFO(adhoc.describe());
+        CHECK(adhoc.exit_code == 2);
+        CHECK_THAT(adhoc.err, Catch::Contains("--cpu '0.0001%': 0.0001% is below the kernel's smallest quota, 1%"));
     }
     hc.finish();
 }

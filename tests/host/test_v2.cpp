@@ -140,7 +140,11 @@ TEST_CASE("v2: the fallbacks for older kernels still box, measure and end the wh
         const Json& s = suite(report, "oom");
         CHECK(str(s, "/verdict") == "oom-killed");
         CHECK(str(s, "/start_method") == "cgroup.procs");
-        CHECK(str(s, "/memory/peak_source") == "maximum of samples");
+        // No memory.peak: the samples alone (every 100ms) would miss the 64 MiB of a 40 ms life;
+        // memory.events says the limit was reached, so the peak is the limit.
+        CHECK(str(s, "/memory/peak_source") == "memory.max, reached (memory.events max)");
+        CHECK(num(s, "/memory/peak_bytes") == 64.0 * kMiB);
+        CHECK_THAT(str(s, "/explanation"), Catch::Contains("at 64 MiB"));
         CHECK(num(s, "/memory/events/oom_kill") >= 1);
         CHECK_THAT(join(field(s, "/notes").get<std::vector<std::string>>()), Catch::Contains("memory.peak: not available"));
     }

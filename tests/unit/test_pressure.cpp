@@ -119,6 +119,9 @@ TEST_CASE("explanation: memory.high throttling and memory.oom_group", "[pressure
     g.oom_kills = 3;
     finalize(g);
     CHECK(g.verdict == Verdict::OomKilled);
+    CHECK_THAT(g.explanation, !Contains("memory.oom_group"));  // set, but the group kill did not happen
+    g.oom_group_killed = true;
+    finalize(g);
     CHECK_THAT(g.explanation, Contains("memory.oom_group ended the whole suite"));
 }
 

@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -209,4 +210,44 @@ TEST_CASE("to_seconds converts microseconds to fractional seconds", "[units]") {
     CHECK(to_seconds(1500ms) == Approx(1.5));
     CHECK(to_seconds(1us) == Approx(1e-6));
     CHECK(to_seconds(2h) == Approx(7200.0));
+}
+
+TEST_CASE("a CPU quota is one conversion for every backend, inside the range the kernel takes", "[quantities][cpu]") {
+    SECTION("cgroup files and systemd's CPUQuotaPerSecUSec") {
+        struct Case {
+            double percent;
+            std::uint64_t quota_us, per_sec_usec;
+        };
+        auto c = GENERATE(values<Case>({{50, 50'000, 500'000},
+                                        {100, 100'000, 1'000'000},
+                                        {150, 150'000, 1'500'000},
+                                        {2.5, 2'500, 25'000},
+                                        {1, 1'000, 10'000}}));
+        CAPTURE(c.percent);
+        const CpuQuota q = cpu_quota_from_percent(c.percent);
+        CHECK(q.period_us == 100'000);
+        CHECK(q.quota_us == c.quota_us);
+        CHECK(q.per_sec_usec() == c.per_sec_usec);
+    }
+    SECTION("the largest quota the kernel takes") {
+        const CpuQuota q = cpu_quota_from_percent(cpu_quota_max_percent());
+        CHECK(q.quota_us == kCpuQuotaMaxUs);
+        CHECK(q.per_sec_usec() == kCpuQuotaMaxUs * 10);
+    }
+    SECTION("out of range: no clamping, no overflow, a message with the range") {
+        struct Bad {
+            double percent;
+            const char* says;
+        };
+        auto b = GENERATE(values<Bad>({{1e20, "is above the kernel's largest quota, 17592186044%"},
+                                       {1.8e10, "is above the kernel's largest quota"},
+                                       {0.0001, "is below the kernel's smallest quota, 1% (1000 µs of CPU per 100 ms period)"},
+                                       {0.99, "is below the kernel's smallest quota"},
+                                       {0, "expected a percentage above 0%"},
+                                       {-5, "expected a percentage above 0%"},
+                                       {std::numeric_limits<double>::infinity(), "expected a percentage above 0%"},
+                                       {std::numeric_limits<double>::quiet_NaN(), "expected a percentage above 0%"}}));
+        CAPTURE(b.percent);
+        CHECK_THROWS_WITH(cpu_quota_from_percent(b.percent), Catch::Contains(b.says));
+    }
 }

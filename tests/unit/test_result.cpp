@@ -157,6 +157,13 @@ TEST_CASE("explanation: OOM kill under its own memory.max", "[result]") {
         r.last_line.clear();
         CHECK(explain(r) == "OOM-killed by its memory.max of 256 MiB at 256 MiB.");
     }
+    SECTION("memory.oom_group is named only when it ended the tree") {
+        r.last_line.clear();
+        r.limits.oom_group = true;
+        CHECK(explain(r) == "OOM-killed by its memory.max of 256 MiB at 256 MiB.");
+        r.oom_group_killed = true;
+        CHECK(explain(r) == "OOM-killed by its memory.max of 256 MiB at 256 MiB; memory.oom_group ended the whole suite.");
+    }
     SECTION("several kills are counted") {
         r.oom_kills = 3;
         CHECK_THAT(explain(r), StartsWith("OOM-killed (3 kills) by its memory.max of 256 MiB"));

@@ -1,4 +1,4 @@
-// Pure pieces of the systemd scope backend: unit names, CPU quota, the unknown-property retry rule.
+// Pure pieces of the systemd scope backend: unit names, the unknown-property retry rule.
 #include <catch2/catch.hpp>
 
 #include "corral/box/systemd_scope.hpp"
@@ -9,13 +9,6 @@ using namespace corral;
 TEST_CASE("scope unit names carry the suite and the run id", "[systemd]") {
     CHECK(scope_unit_name("unit", "1a2b3c4d") == "corral-unit-1a2b3c4d.scope");
     CHECK(scope_unit_name("my-suite", "00ff00ff") == "corral-my-suite-00ff00ff.scope");
-}
-
-TEST_CASE("CPUQuotaPerSecUSec from a percentage of one CPU", "[systemd]") {
-    CHECK(cpu_quota_per_sec_usec(50) == 500'000);
-    CHECK(cpu_quota_per_sec_usec(100) == 1'000'000);
-    CHECK(cpu_quota_per_sec_usec(150) == 1'500'000);
-    CHECK(cpu_quota_per_sec_usec(2.5) == 25'000);
 }
 
 TEST_CASE("unknown_property_in finds the property an older systemd refuses", "[systemd]") {

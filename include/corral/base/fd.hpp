@@ -38,6 +38,8 @@ std::optional<std::string> read_file_if_exists(const std::string& path);
 void write_file(const std::string& path, const std::string& value);
 // Writes content to path atomically: temp file in the same directory, fsync, rename, fsync dir.
 void write_file_atomic(const std::string& path, const std::string& content);
+// stat(2) succeeds: the path exists (any type).
+bool path_exists(const std::string& path);
 // mkdir -p; throws SysError naming the component that failed.
 void make_dirs(const std::string& path, unsigned mode = 0755);
 

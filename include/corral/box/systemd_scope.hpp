@@ -29,7 +29,4 @@ std::string scope_unit_name(const std::string& suite, const std::string& run_id)
 // UnknownProperty error); nullopt for any other error.
 std::optional<std::string> unknown_property_in(const std::string& error_name, const std::string& message);
 
-// CPUQuotaPerSecUSec for a quota in percent of one CPU (150 → 1'500'000 µs per second).
-std::uint64_t cpu_quota_per_sec_usec(double percent);
-
 }  // namespace corral

@@ -78,6 +78,9 @@ std::vector<SuiteSpec> load_profiles(const std::vector<std::string>& paths);
 // memory.high above memory.max, zero where it makes no sense. Throws UsageError.
 void validate_suite(const SuiteSpec& s);
 
+// argv joined by single spaces, unquoted (for people: reports, `check`).
+std::string join_argv(const std::vector<std::string>& argv);
+
 // Nearest known key within edit distance 2, or "" (for "did you mean …?").
 std::string suggest_key(const std::string& key, const std::vector<std::string>& known);
 

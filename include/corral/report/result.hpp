@@ -113,6 +113,9 @@ struct SuiteResult {
     bool cgroup_namespace = false;  // the suite was started in a cgroup namespace of its own
     std::string start_method;  // "clone3-into-cgroup", "cgroup.procs" (how the main process entered the box)
     std::uint64_t oom_kills = 0;       // kernel OOM kills in the box (the cgroup's counter)
+    // memory.oom_group ended the whole tree: the kernel's group kill (v2 memory.events oom_group_kill),
+    // or corral's emulation of it (v1). False when oom_group was set but no OOM kill came.
+    bool oom_group_killed = false;
     std::vector<OomKill> oom_records;  // the kernel's own records of them
     std::uint64_t memory_failcnt = 0;  // times the memory limit was hit
     std::uint64_t tasks_limit_hits = 0;
@@ -149,6 +152,12 @@ std::string signal_name(int sig);  // "SIGKILL"; "signal 42" when unknown
 std::string quote_line(const std::string& line, std::size_t max_chars = 120);
 // "5%", "<1%", "100%" ("n/a" when whole is 0).
 std::string percent_of(std::uint64_t part, std::uint64_t whole);
+// OOM kills in the box: the cgroup's counter, or the kernel records when more of them came.
+std::uint64_t oom_kill_count(const SuiteResult& r);
+// The peak against memory.max: "peak 64 MiB (100% of its memory.max of 64 MiB)" (Sentence) or
+// "peak 64 MiB / 64 MiB (100%)" (Compact); "peak n/a" when unknown, "(no memory.max)" without one.
+enum class PeakStyle { Sentence, Compact };
+std::string peak_text(const SuiteResult& r, PeakStyle style);
 // A memory.max is set and is not infinity.
 bool has_memory_max(const Limits& l);
 
