@@ -4,9 +4,12 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <regex>
+#include <sstream>
 
 #include "harness.hpp"
 
@@ -46,6 +49,69 @@ public:
 private:
     std::string dir_;
 };
+
+// A /proc/meminfo value in KiB ("MemTotal:  2014152 kB"), or nothing when the key is missing.
+std::optional<std::uint64_t> meminfo_kib(const std::string& key) {
+    std::istringstream in(read_text("/proc/meminfo"));
+    for (std::string line; std::getline(in, line);) {
+        std::istringstream words(line);
+        std::string name;
+        std::uint64_t kib = 0;
+        if (words >> name >> kib && name == key + ":") return kib;
+    }
+    return std::nullopt;
+}
+
+struct VmMemory {
+    std::uint64_t total_kib = 0, available_kib = 0;
+};
+
+// The test VM's memory; anywhere else the test FAILs here, with the reason, before it allocates
+// anything. Filling the memory of a real machine (a shared host, a CI runner) would let its OOM
+// killer take whatever it picks, so two things must say "the test VM": the kernel command line that
+// tests/vm/run-vm.sh boots with (CORRAL_TEST_VM=1: unlike an environment variable, a real machine
+// has it only if booted with it) and a MemTotal below 4 GiB (the VM has 2048 MiB).
+VmMemory test_vm_memory() {
+    const std::string cmdline = read_text("/proc/cmdline");
+    std::istringstream words(cmdline);
+    bool marked = false;
+    for (std::string w; words >> w;) marked |= w == "CORRAL_TEST_VM=1";
+    if (!marked)
+        FAIL(
+            "refusing to run: this test fills the machine's memory until the kernel's global OOM killer "
+            "kills; it runs only in the test VM (ctest -L vm), which tests/vm/run-vm.sh boots with "
+            "CORRAL_TEST_VM=1 on the kernel command line, and /proc/cmdline here has no CORRAL_TEST_VM=1");
+    const auto total = meminfo_kib("MemTotal");
+    const auto available = meminfo_kib("MemAvailable");
+    if (!total || !available)
+        FAIL("refusing to run: /proc/meminfo has no MemTotal or MemAvailable to size the allocation from");
+    constexpr std::uint64_t k4GiBInKiB = 4ULL * 1024 * 1024;
+    if (*total >= k4GiBInKiB)
+        FAIL("refusing to run: MemTotal is " << *total / 1024
+                                             << " MiB; the test VM has 2048 MiB (below 4 GiB), so this is "
+                                                "not it, whatever /proc/cmdline says");
+    return {*total, *available};
+}
+
+// One row of the task table of a global OOM report ("[    126]     0   126     2660     1597
+// 57344        0         -1000 corral"): pid, oom_score_adj and name.
+struct TaskRow {
+    int pid = 0;
+    int oom_score_adj = 0;
+    std::string name;
+};
+
+std::vector<TaskRow> task_table(const Json& raw) {
+    static const std::regex row(
+        R"(^\[ *([0-9]+)\] +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ +(-?[0-9]+) (.+)$)");
+    std::vector<TaskRow> rows;
+    for (const auto& line : raw) {
+        std::smatch m;
+        const std::string text = line.get<std::string>();
+        if (std::regex_match(text, m, row)) rows.push_back({std::stoi(m[1]), std::stoi(m[2]), m[3]});
+    }
+    return rows;
+}
 
 }  // namespace
 
@@ -152,5 +218,90 @@ TEST_CASE("an OOM kill outside every suite is never attached to a suite", "[host
     const Json& s = suite(report, "calm");
     CHECK(str(s, "/verdict") == "passed");
     CHECK(field(s, "/oom/records").empty());
+    hc.finish();
+}
+
+// Only in the test VM (tests/vm): the host tier's registration leaves out [v2] and [vm-only], and the
+// test refuses itself anywhere /proc/cmdline and /proc/meminfo do not say "the test VM".
+TEST_CASE(
+    "vm only: a suite without memory.max that fills the VM's memory is killed by a global OOM, "
+    "not corral or the test",
+    "[host][oom][records][v2][vm-only]") {
+    const VmMemory vm = test_vm_memory();  // first: nothing is allocated outside the VM
+    HostCase hc;
+    TempDir reports("global");
+    // Twice the VM's memory, in 16 MiB steps: without swap it can never finish, and the suite has no
+    // memory.max, so the kernel's global OOM killer must end it.
+    const std::uint64_t size_mib = 2 * vm.total_kib / 1024;
+    INFO("MemTotal " << vm.total_kib << " kB, MemAvailable " << vm.available_kib << " kB: alloc " << size_mib
+                     << " MiB");
+    const std::string script =
+        "echo \"pid $$\"; exec " + prog("alloc") + " " + std::to_string(size_mib) + " 16";
+    Child corral({corral_bin(), "run", "--report-dir", reports.path(), "--name", "global", "--timeout", "90s",
+                  "--", "sh", "-c", script},
+                 within(100s));
+    const pid_t corral_pid = corral.pid();
+    auto r = corral.wait();
+    INFO(r.describe());
+    CHECK(r.term_signal == 0);  // corral (oom_score_adj -1000) was not the victim
+    CHECK(r.exit_code == 1);
+    auto report = load_report(reports.path());
+    INFO(brief(report));
+    const Json& s = suite(report, "global");
+    CHECK(str(s, "/verdict") == "oom-killed");
+    CHECK(field(s, "/limits/memory_max_bytes").is_null());
+    CHECK(num(s, "/oom/kills") == 1);
+    CHECK(str(s, "/signal") == "SIGKILL");
+    const std::string out = suite_stdout(s, reports.path());
+    std::smatch m;
+    REQUIRE(std::regex_search(out, m, std::regex("^pid ([0-9]+)\n")));
+    const int alloc_pid = std::stoi(m[1]);
+    CHECK_FALSE(contains(out, "done:"));  // it never finished
+
+    const Json& records = field(s, "/oom/records");
+    REQUIRE(records.size() == 1);
+    const Json& rec = records[0];
+    CHECK(str(rec, "/constraint") == "CONSTRAINT_NONE");
+    CHECK(field(rec, "/global") == true);
+    CHECK(str(rec, "/whose_limit") == "host");
+    CHECK(str(rec, "/oom_memcg").empty());
+    CHECK(field(rec, "/memcg_limit_kb").is_null());
+    CHECK_THAT(str(rec, "/task_memcg"), Catch::Contains("/corral-global-"));
+    // The victim is the allocator: not corral, not this test.
+    CHECK(num(rec, "/victim/pid") == alloc_pid);
+    CHECK(num(rec, "/victim/pid") != corral_pid);
+    CHECK(num(rec, "/victim/pid") != ::getpid());
+    CHECK(str(rec, "/victim/comm") == "alloc");
+    CHECK(num(rec, "/anon_rss_kb") > static_cast<double>(vm.available_kib) / 2);
+    CHECK_THAT(str(rec, "/victim_line"),
+               Catch::StartsWith("Out of memory: Killed process " + std::to_string(alloc_pid) + " (alloc)"));
+    std::string raw_text;
+    for (const auto& line : field(rec, "/raw")) raw_text += line.get<std::string>() + "\n";
+    CHECK_THAT(raw_text, Catch::Contains("Mem-Info:"));
+    CHECK_THAT(raw_text, Catch::Contains("oom-kill:constraint=CONSTRAINT_NONE,"));
+    CHECK_THAT(raw_text, Catch::Contains(",global_oom,"));
+    // The kernel's task table shows why: corral protected at -1000, the allocator at 0.
+    bool saw_corral = false, saw_alloc = false;
+    for (const auto& row : task_table(field(rec, "/raw"))) {
+        if (row.pid == corral_pid) {
+            saw_corral = true;
+            CHECK(row.name == "corral");
+            CHECK(row.oom_score_adj == -1000);
+        }
+        if (row.pid == alloc_pid) {
+            saw_alloc = true;
+            CHECK(row.oom_score_adj == 0);
+        }
+    }
+    CHECK(saw_corral);
+    CHECK(saw_alloc);
+
+    CHECK_THAT(
+        str(s, "/explanation"),
+        Catch::StartsWith("OOM-killed by a global OOM (CONSTRAINT_NONE): the host or container ran out "
+                          "of memory, not the suite's own limit"));
+    CHECK_THAT(r.err, Catch::Contains("kernel: Out of memory: Killed process " + std::to_string(alloc_pid) +
+                                      " (alloc) anon-rss"));
+    CHECK_THAT(r.err, Catch::Contains("(host limit)"));
     hc.finish();
 }

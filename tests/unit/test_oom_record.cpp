@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <csignal>
 #include <ctime>
 #include <optional>
 #include <set>
@@ -7,6 +8,7 @@
 
 #include "corral/base/fd.hpp"
 #include "corral/oom/oom_record.hpp"
+#include "corral/report/result.hpp"
 
 using namespace corral;
 
@@ -14,6 +16,8 @@ namespace {
 
 const std::string kFixtures = std::string(CORRAL_FIXTURES_DIR) + "/oom/";
 const std::string kProcessApi = "/process_api/0afb945f41065e7f6f784aab9c4a6581";
+// The box of the real global OOM (v2_global_vm.txt): a suite named "global" in the test VM's root cgroup.
+const std::string kGlobalBox = "corral-global-9ee45d8c";
 
 // A fixture holds /dev/kmsg records one per line; lines starting with a space are the
 // previous record's continuation lines (" SUBSYSTEM=…"), as read(2) on /dev/kmsg returns them.
@@ -84,6 +88,11 @@ struct AttributionCase {
     bool belongs;
 };
 
+struct GlobalLimitCase {
+    std::string what;
+    std::optional<std::uint64_t> memory_max;
+};
+
 }  // namespace
 
 TEST_CASE("parse_kmsg_record reads the prefix, decodes hex escapes and drops continuation lines", "[oom][kmsg]") {
@@ -140,10 +149,11 @@ TEST_CASE("OomParser turns each fixture into exactly one record with the expecte
         {"v2_memcg.txt", "python3", "CONSTRAINT_MEMCG", "/corral.slice/corral-unit-5e6f7a8b",
          "/corral.slice/corral-unit-5e6f7a8b", 4242, "python3", 0, 81920, 65052, 632, 0, 65536, 65536, false,
          912345902, 33, "python3 invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0"},
-        // global OOM: Mem-Info dump, global_oom, no memory: line; the oom_reaper line after is not part
-        {"global.txt", "stress", "CONSTRAINT_NONE", "", "/user.slice/user-1000.slice/session-3.scope", 9121,
-         "stress", 1000, 7867340, 7839392, 4, 0, std::nullopt, std::nullopt, true, 73012345951, 40,
-         "stress invoked oom-killer: gfp_mask=0x140dca(GFP_HIGHUSER_MOVABLE|__GFP_COMP|__GFP_ZERO), order=0, "
+        // captured in the test VM (tests/vm/capture-global-oom.sh: Debian 6.1.0-57, 2048 MiB, no swap): a
+        // global OOM of corral's suite without memory.max; Mem-Info dump, global_oom, no memory: line
+        {"v2_global_vm.txt", "alloc", "CONSTRAINT_NONE", "", "/" + kGlobalBox, 127, "alloc", 0, 1887088,
+         1875004, 4, 1228, std::nullopt, std::nullopt, true, 18512744, 53,
+         "alloc invoked oom-killer: gfp_mask=0x140dca(GFP_HIGHUSER_MOVABLE|__GFP_COMP|__GFP_ZERO), order=0, "
          "oom_score_adj=0"},
         // the reader started mid-report: the oom-kill: line starts the record
         {"no_invoked.txt", "", "CONSTRAINT_MEMCG", unit, unit, 20117, "alloc", 1001, 35276, 32512, 1348, 0,
@@ -239,15 +249,21 @@ TEST_CASE("OomParser completes a record only at its Killed process line, fed one
 
 TEST_CASE("OomParser handles several reports in a row and drops one that never killed", "[oom]") {
     std::vector<KernelLine> all;
-    for (const char* f : {"v1_memcg.txt", "global.txt", "v2_memcg.txt"}) {
+    for (const char* f : {"v1_memcg.txt", "v2_global_vm.txt", "v2_memcg.txt"}) {
         auto lines = load_fixture(f);
         all.insert(all.end(), lines.begin(), lines.end());
+        // the oom_reaper's line (mm/oom_kill.c) after a kill is no part of it and starts nothing
+        if (std::string(f) == "v2_global_vm.txt")
+            all.push_back({lines.back().seq + 1, lines.back().mono_us + 2000000, 6,
+                           "oom_reaper: reaped process 127 (alloc), now anon-rss:0kB, file-rss:0kB, "
+                           "shmem-rss:0kB"});
     }
     auto records = parse_all(all);
     REQUIRE(records.size() == 3);
     CHECK(records[0].victim_pid == 13692);
-    CHECK(records[1].victim_pid == 9121);
+    CHECK(records[1].victim_pid == 127);
     CHECK(records[1].global);
+    CHECK(records[1].raw_lines.size() == 53);
     CHECK(records[2].victim_pid == 4242);
     CHECK(records[2].raw_lines.size() == 33);
 
@@ -333,8 +349,12 @@ TEST_CASE("classify and belongs_to_suite attribute records to a suite's box", "[
         {"v2_memcg.txt", "/corral-unit-5e6f7a8b", {}, WhoseLimit::Own, true},
         {"v2_memcg.txt", "corral.slice/corral-unit-5e6f7a8b", {}, WhoseLimit::Own, true},
         {"v2_memcg.txt", "corral-unit-5e6f7a8", {}, WhoseLimit::Ancestor, false},
-        {"global.txt", "session-3.scope", {}, WhoseLimit::Host, true},
-        {"global.txt", "corral-unit-5e6f7a8b", {}, WhoseLimit::Host, false},
+        // a global OOM is the host's whatever the box; it belongs to the box its victim ran in
+        {"v2_global_vm.txt", kGlobalBox, {}, WhoseLimit::Host, true},
+        {"v2_global_vm.txt", "/" + kGlobalBox, {}, WhoseLimit::Host, true},
+        {"v2_global_vm.txt", "corral-global-9ee45d8", {}, WhoseLimit::Host, false},
+        {"v2_global_vm.txt", "corral-unit-5e6f7a8b", {}, WhoseLimit::Host, false},
+        {"v2_global_vm.txt", "corral-unit-5e6f7a8b", {127}, WhoseLimit::Host, true},
         {"no_invoked.txt", "corral-unit-1a2b3c4d", {}, WhoseLimit::Own, true},
         {"split_interleaved.txt", "corral-unit-1a2b3c4d", {}, WhoseLimit::Own, true},
         {"split_interleaved.txt", "worker", {}, WhoseLimit::Own, true},
@@ -386,12 +406,49 @@ TEST_CASE("oom_record_to_json has the victim, attribution, sizes and times", "[o
     REQUIRE(j["raw"].size() == 80);
     CHECK(j["raw"].back() == r.victim_line);
 
-    auto g = oom_record_to_json(only_record("global.txt"), WhoseLimit::Host, 0, 0);
+    auto g = oom_record_to_json(only_record("v2_global_vm.txt"), WhoseLimit::Host, 0, 0);
     CHECK(g["whose_limit"] == "host");
     CHECK(g["global"] == true);
+    CHECK(g["constraint"] == "CONSTRAINT_NONE");
     CHECK(g["oom_memcg"] == "");
+    CHECK(g["task_memcg"] == "/" + kGlobalBox);
     CHECK(g["memcg_usage_kb"].is_null());
     CHECK(g["memcg_limit_kb"].is_null());
+}
+
+TEST_CASE("the real global OOM record explains the suite's kill as a global OOM, not its own limit",
+          "[oom][result]") {
+    auto c = GENERATE(values<GlobalLimitCase>({
+        {"no memory.max", std::nullopt},
+        {"memory.max infinity", kInfinity},
+        {"a memory.max it never reached", 4096ULL << 20},
+    }));
+    CAPTURE(c.what);
+    // As the supervisor attributes it (SuiteRun::take_oom): the suite's box, the record's whose_limit.
+    const OomRecord rec = only_record("v2_global_vm.txt");
+    REQUIRE(belongs_to_suite(rec, kGlobalBox, {}));
+    const WhoseLimit whose = classify(rec, kGlobalBox);
+    CHECK(whose == WhoseLimit::Host);
+    SuiteResult r;
+    r.name = "global";
+    r.signal = SIGKILL;
+    r.duration_s = 10.77;
+    r.limits.memory_max = c.memory_max;
+    r.peak_bytes = 1924358144;  // the capture's memory.peak
+    r.last_line = "allocated 1824 MiB";
+    r.oom_kills = 1;
+    OomKill k;
+    k.victim_pid = rec.victim_pid;
+    k.victim_comm = rec.victim_comm;
+    k.whose = whose_limit_name(whose);
+    k.oom_memcg = rec.oom_memcg;
+    k.anon_rss_kb = rec.anon_rss_kb;
+    k.victim_line = rec.victim_line;
+    r.oom_records.push_back(k);
+    CHECK(decide_verdict(r) == Verdict::OomKilled);
+    CHECK(explain(r) ==
+          "OOM-killed by a global OOM (CONSTRAINT_NONE): the host or container ran out of memory, not the "
+          "suite's own limit; its peak was 1.8 GiB while the suite printed 'allocated 1824 MiB'.");
 }
 
 TEST_CASE("format_utc_iso_ms and the kernel-to-wall clock offset", "[oom]") {

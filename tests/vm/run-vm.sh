@@ -21,6 +21,9 @@
 #   and /dev/shm, /etc/passwd with root, HOME=/root and busybox for every tool.
 #   The command's environment has CORRAL_VM_DEADLINE: the uptime in seconds
 #   (/proc/uptime) by which it should be done, 10 s before the VM is killed.
+#   The kernel command line (/proc/cmdline) has CORRAL_TEST_VM=1: tests that
+#   may only run in this throw-away VM (a global OOM) look for it: unlike an
+#   environment variable, a real machine has it only if booted with it.
 #
 #   --host-root  instead of a busybox image with copied files, the VM's root is
 #              an overlay: the host's "/" read-only over virtio-9p as the lower
@@ -319,14 +322,15 @@ log "kernel $KERNEL, initrd $(du -h "$INITRD" | cut -f1), ${MEMORY} MiB, $CPUS C
 # on the console between the test lines: loglevel=3 keeps them in /dev/kmsg.
 # CORRAL_VM_DEADLINE=N on the command line is in init's environment, and so the
 # command's: the uptime (/proc/uptime, which starts after qemu does) by which
-# it should have reported, 10 s before the hard limit.
+# it should have reported, 10 s before the hard limit. CORRAL_TEST_VM=1 there
+# says "this is the test VM" to tests that must never run on a real machine.
 mkfifo "$WORK/serial"
 VIRTFS=()
 [ "$HOST_ROOT" = 0 ] || VIRTFS=(-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap)
 timeout -k 5 "$left" qemu-system-x86_64 -accel tcg -nographic -no-reboot \
     -m "$MEMORY" -smp "$CPUS" -nic none -kernel "$KERNEL" -initrd "$INITRD" \
     "${VIRTFS[@]}" ${CORRAL_VM_QEMU_ARGS:-} \
-    -append "console=ttyS0 panic=-1 quiet loglevel=3 CORRAL_VM_DEADLINE=$((left - 10)) ${CORRAL_VM_APPEND:-}" \
+    -append "console=ttyS0 panic=-1 quiet loglevel=3 CORRAL_TEST_VM=1 CORRAL_VM_DEADLINE=$((left - 10)) ${CORRAL_VM_APPEND:-}" \
     </dev/null >"$WORK/serial" 2>&1 &
 QPID=$!
 while IFS= read -r line || [ -n "$line" ]; do  # a last line without newline too
