@@ -20,6 +20,7 @@
 #include "corral/profile/quantities.hpp"
 #include "corral/report/report.hpp"
 #include "corral/run/run_lock.hpp"
+#include "corral/run/signals.hpp"
 #include "corral/run/spawn.hpp"
 #include "corral/run/supervisor.hpp"
 
@@ -146,6 +147,10 @@ int do_run(const std::vector<SuiteSpec>& suites, const RunFlags& flags) {
         throw UsageError("--oom-settle '" + flags.oom_settle + "': " + e.what());
     }
     std::string report_dir = report_dir_opt.empty() ? default_report_dir() : report_dir_opt;
+    // From here until the report is on disk, SIGINT/SIGTERM are read through a signalfd: one that
+    // comes while corral sets up, waits for late records or writes the report cannot kill it.
+    Signals signals;
+    signals.keep_blocked();
     RunLock lock;
     BackendSetOptions bopts;
     bopts.run_id = lock.id();
@@ -170,9 +175,14 @@ int do_run(const std::vector<SuiteSpec>& suites, const RunFlags& flags) {
         std::cerr << "corral: backends " << names << ", run id " << lock.id() << "\n";
     }
     std::set<std::string> cleared, remaining;
-    const LauncherGone gone = [](const std::string& id) { return !RunLock::alive(id); };
+    const LauncherGone gone = [](const std::string& id) { return RunLock::gone(id); };
     for (Backend* b : backends.backends()) {
-        StaleCleanup c = with_context("removing stale boxes", [&] { return b->remove_stale(gone); });
+        StaleCleanup c;
+        try {
+            c = b->remove_stale(gone);
+        } catch (const Error& e) {  // an old box never fails a new run
+            c.messages.push_back(std::string("warning: looking for stale boxes failed (a later run tries again): ") + e.what());
+        }
         for (const auto& msg : c.messages) {
             std::cerr << "corral: " << msg << "\n";
             report.notes.push_back(msg);
@@ -213,7 +223,34 @@ int do_run(const std::vector<SuiteSpec>& suites, const RunFlags& flags) {
     };
     auto all = backends.backends();
     if (all.empty()) throw Error("no backend could be set up");
-    RunOutcome outcome = run_suites(*all.front(), suites, opts);
+    opts.backends = all;
+    opts.signals = &signals;
+    // A signal that came while corral set up counts as one that came at the start of the run.
+    bool early_interrupt = false;
+    for (int sig : signals.read()) early_interrupt = early_interrupt || sig != SIGCHLD;
+    RunOutcome outcome;
+    if (early_interrupt) {
+        outcome.interrupted = true;
+        for (const auto& s : suites) {
+            SuiteResult r;
+            r.name = s.name;
+            r.command = s.command_text;
+            r.limits = s.limits;
+            r.timeout = s.timeout;
+            r.interrupted = true;
+            r.notes.push_back("not started: corral was interrupted before this suite's turn");
+            finalize(r);
+            outcome.results.push_back(std::move(r));
+        }
+    } else {
+        outcome = run_suites(*all.front(), suites, opts);
+    }
+    if (outcome.boxes_left) lock.keep_file();  // a later run sees the box stale by this lock
+    if (outcome.live_output_dropped > 0)
+        report.notes.push_back(fmt::format(
+            "{} bytes of the suites' output were left out of corral's live stdout/stderr: their reader was too "
+            "slow (the suites' .stdout/.stderr files have everything)",
+            outcome.live_output_dropped));
     bool interrupted = outcome.interrupted;
     report.suites = std::move(outcome.results);
     // One backend for the whole run, or "mixed" (each suite's own is in its "backend").
@@ -241,6 +278,9 @@ int do_run(const std::vector<SuiteSpec>& suites, const RunFlags& flags) {
 
 int cli_main(int argc, char** argv) {
     ::signal(SIGPIPE, SIG_IGN);
+    // A file over RLIMIT_FSIZE is a write error corral reports (an output file that stopped), not a
+    // reason to die with a core dump. Suites start with every signal at its default again.
+    ::signal(SIGXFSZ, SIG_IGN);
     // Everything after the first "--" is the ad-hoc command, untouched by option parsing.
     std::vector<std::string> args, command;
     bool after = false;

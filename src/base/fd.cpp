@@ -71,7 +71,8 @@ void write_file_atomic(const std::string& path, const std::string& content) {
             }
             off += static_cast<size_t>(n);
         }
-        if (::fsync(fd.get()) < 0) {
+        // EINVAL: a file that cannot be synchronized (not a regular file): nothing to wait for.
+        if (::fsync(fd.get()) < 0 && errno != EINVAL) {
             int e = errno;
             ::unlink(tmp.c_str());
             throw_errno("fsync " + tmp, e);

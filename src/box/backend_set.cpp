@@ -1,5 +1,8 @@
 #include "corral/box/backend_set.hpp"
 
+#include <poll.h>
+
+#include <algorithm>
 #include <fmt/format.h>
 
 #include "corral/base/error.hpp"
@@ -9,12 +12,27 @@
 
 namespace corral {
 
+namespace {
+
+// Waits for the backend's next event (or `at_most`), then lets it dispatch: the probe runs before
+// the run's event loop exists.
+void wait_for_backend(Backend& b, Duration at_most) {
+    pollfd p{b.event_fd(), POLLIN, 0};
+    ::poll(&p, p.fd >= 0 ? 1 : 0, static_cast<int>(std::max<std::int64_t>(1, at_most.count() / 1000)));
+    b.dispatch();
+}
+
+}  // namespace
+
 std::string probe_scope(Backend& scope, const Limits& limits) {
     try {
         Keeper placeholder;  // the scope's first process; killed and reaped on destruction
         auto box = scope.create_box("probe");
         box->apply_limits(limits);
-        box->enter(placeholder.pid());
+        if (!box->enter(placeholder.pid()))
+            do wait_for_backend(scope, Box::enter_poll());
+            while (!box->enter_done());
+        while (auto again = box->release()) wait_for_backend(scope, *again);
         return "";
     } catch (const Error& e) {
         return e.what();

@@ -13,11 +13,12 @@
 #include <cstring>
 #include <fmt/format.h>
 #include <memory>
+#include <set>
 #include <sstream>
 
 #include "corral/base/error.hpp"
 #include "corral/base/fd.hpp"
-#include <thread>
+#include "corral/base/proc_stat.hpp"
 
 namespace corral {
 
@@ -111,9 +112,9 @@ void cg_remove_tree(const std::string& dir) {
     if (::rmdir(dir.c_str()) < 0 && errno != ENOENT) throw_errno("rmdir " + dir);
 }
 
-int cg_signal_procs(const std::string& dir, int sig) {
+int cg_signal_tree(const std::string& dir, int sig) {
     int n = 0;
-    for (pid_t p : read_cg_procs(dir))
+    for (pid_t p : cg_tree_procs(dir))
         if (::kill(p, sig) == 0) ++n;
     return n;
 }
@@ -170,20 +171,6 @@ void cg_make(const std::string& dir) {
     throw_errno("mkdir " + dir, err);
 }
 
-// Waits until a unified cgroup's events file says "populated 0", or timeout.
-bool cg_wait_empty(const std::string& dir, int timeout_ms) {
-    UniqueFd fd(::open((dir + "/cgroup.events").c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return read_cg_procs(dir).empty();
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    for (;;) {
-        if (read_cg_keyed(dir + "/cgroup.events")["populated"] == 0) return true;
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) return false;
-        pollfd p{fd.get(), POLLPRI, 0};
-        ::poll(&p, 1, static_cast<int>(left.count()));
-    }
-}
-
 // Reads "populated" through the watched fd itself: kernfs keeps signalling EPOLLPRI on an fd until
 // that fd has read the file's new contents.
 bool cg_events_populated(int fd) {
@@ -204,29 +191,102 @@ bool compat_disabled(const std::string& feature) {
     return list.find("," + feature + ",") != std::string::npos || list.find(",old-kernel,") != std::string::npos;
 }
 
-StaleCleanup cg_remove_stale_boxes(const std::vector<std::string>& parents, const std::string& own_run_id,
-                                   const LauncherGone& gone) {
-    StaleCleanup out;
-    // Kill first (in the unified hierarchy the whole tree at once), then remove.
-    for (const auto& parent : parents) {
-        for (const auto& name : list_box_dirs(parent)) {
-            std::string id = run_id_of_box(name);
-            if (id.empty() || id == own_run_id || !gone(id)) continue;
-            std::string dir = parent + "/" + name;
-            int killed = static_cast<int>(read_cg_procs(dir).size());
-            if (::access((dir + "/cgroup.kill").c_str(), F_OK) == 0) {
-                write_file(dir + "/cgroup.kill", "1");
-                cg_wait_empty(dir, 5000);
-            } else {
-                for (int round = 0; round < 500 && !read_cg_procs(dir).empty(); ++round) {
-                    cg_signal_procs(dir, SIGKILL);
-                    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+TreeTarget box_kill_target(const std::string& unified_dir, const std::string& v1_freezer_dir,
+                           const std::string& v1_memory_dir) {
+    TreeTarget t;
+    t.procs_dir = unified_dir.empty() ? v1_memory_dir : unified_dir;
+    if (!unified_dir.empty() && !compat_disabled("no-cgroup-kill") && path_exists(unified_dir + "/cgroup.kill"))
+        t.kill_file = unified_dir + "/cgroup.kill";
+    if (!v1_freezer_dir.empty()) {
+        t.freeze_dir = v1_freezer_dir;
+        t.v1_freezer = true;
+        t.thaw_v1 = {v1_freezer_dir};
+    } else if (!unified_dir.empty() && path_exists(unified_dir + "/cgroup.freeze")) {
+        t.freeze_dir = unified_dir;
+    }
+    return t;
+}
+
+namespace {
+
+// "4242 (sleep, state D), 4250 (sh, state S)" for a message about processes that would not go.
+std::string describe_procs(const std::vector<pid_t>& pids) {
+    std::string out;
+    std::size_t shown = 0;
+    for (pid_t p : pids) {
+        if (shown++ == 5) {
+            out += fmt::format(" and {} more", pids.size() - 5);
+            break;
+        }
+        auto st = parse_proc_stat(read_file_if_exists(fmt::format("/proc/{}/stat", p)).value_or(""));
+        out += fmt::format("{}{} ({}, state {})", out.empty() ? "" : ", ", p, st ? st->comm : "?", st ? st->state : '?');
+    }
+    return out;
+}
+
+// Kills and removes one stale box (every hierarchy of the name). Another launcher may be removing
+// the same box at the same time: what is gone already (ENOENT) is as good as removed.
+void remove_stale_box(const BoxParents& parents, const std::string& name, const std::string& id, StaleCleanup& out) {
+    auto in = [&](const std::string& parent) {
+        return !parent.empty() && path_exists(parent + "/" + name) ? parent + "/" + name : std::string();
+    };
+    TreeKill kill(box_kill_target(in(parents.unified), in(parents.freezer), in(parents.memory)));
+    const std::string procs_dir = in(parents.unified).empty() ? in(parents.memory) : in(parents.unified);
+    const std::size_t found = procs_dir.empty() ? 0 : cg_tree_procs(procs_dir).size();
+    std::vector<std::string> notes;
+    bool empty = true;
+    try {
+        empty = procs_dir.empty() || kill.run_until_empty(std::chrono::seconds(2), notes);
+    } catch (const SysError& e) {
+        if (e.code() != ENOENT) throw;  // removed under our feet: by another launcher
+    }
+    std::string error;
+    if (empty) {
+        for (const auto& parent : parents.dirs) {
+            if (const std::string dir = in(parent); !dir.empty()) {
+                try {
+                    cg_remove_tree(dir);  // ENOENT: another launcher removed it first, which is as good
+                } catch (const Error& e) {
+                    if (error.empty()) error = e.what();
                 }
             }
-            cg_remove_tree(dir);
-            out.messages.push_back(fmt::format("removed stale cgroup {} left by a launcher that is gone{}", dir,
-                                               killed ? fmt::format(" (killed {} process{})", killed, killed == 1 ? "" : "es") : ""));
-            out.cleared.insert(id);
+        }
+    }
+    const std::string where = parents.dirs.empty() ? name : parents.dirs.front() + "/" + name;
+    if (empty && error.empty()) {
+        out.messages.push_back(fmt::format("removed stale box {} left by a launcher that is gone{}", where,
+                                           found ? fmt::format(" (killed {} process{})", found, found == 1 ? "" : "es") : ""));
+        out.cleared.insert(id);
+    } else {
+        std::string why = !empty ? fmt::format("its processes did not end within 2s of SIGKILL: {}",
+                                               describe_procs(cg_tree_procs(procs_dir)))
+                                 : error;
+        out.messages.push_back(fmt::format("stale box {} of a launcher that is gone could not be removed yet ({}); "
+                                           "a later run tries again",
+                                           where, why));
+        out.remaining.insert(id);
+    }
+    for (auto& n : notes) out.messages.push_back(std::move(n));
+}
+
+}  // namespace
+
+StaleCleanup cg_remove_stale_boxes(const BoxParents& parents, const std::string& own_run_id, const LauncherGone& gone) {
+    StaleCleanup out;
+    std::set<std::string> names;
+    for (const auto& parent : parents.dirs)
+        for (auto& name : list_box_dirs(parent)) names.insert(std::move(name));
+    for (const auto& name : names) {
+        const std::string id = run_id_of_box(name);
+        if (id.empty() || id == own_run_id || !gone(id)) continue;
+        try {
+            remove_stale_box(parents, name, id, out);
+        } catch (const std::exception& e) {
+            // Never fail a new run for an old box: say what happened, try again on a later run.
+            out.messages.push_back(fmt::format("stale box {} of a launcher that is gone could not be removed yet ({}); "
+                                               "a later run tries again",
+                                               name, e.what()));
+            out.remaining.insert(id);
         }
     }
     return out;

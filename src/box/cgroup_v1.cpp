@@ -16,6 +16,7 @@
 #include "corral/base/error.hpp"
 #include "corral/base/fd.hpp"
 #include "corral/box/cgroup_util.hpp"
+#include "corral/box/tree_kill.hpp"
 #include "corral/profile/quantities.hpp"
 
 namespace corral {
@@ -39,7 +40,10 @@ public:
                     if (!mapped || !path_exists(*mapped)) continue;  // a controller the manager does not use
                     dir = *mapped;
                 }
-                if (!adopt) cg_make(dir);
+                if (!adopt) {
+                    cg_make(dir);
+                    to_remove_.insert(to_remove_.begin(), dir);
+                }
                 created_.push_back(dir);
                 if (h.controller == "memory") mem_ = dir;
                 if (h.controller == "pids") pids_ = dir;
@@ -58,6 +62,7 @@ public:
                     unified_ = mapped && path_exists(*mapped) ? *mapped : "";
                 } else {
                     cg_make(unified_);
+                    to_remove_.push_back(unified_);
                 }
             }
             if (!unified_.empty()) {
@@ -65,23 +70,36 @@ public:
                 if (!events_) throw_errno("open " + unified_ + "/cgroup.events");
             }
             if (mem_.empty()) throw Error("no memory cgroup at " + name);
+            kill_.emplace(box_kill_target(unified_, freezer_, mem_));
         } catch (...) {
-            if (owned_) remove_dirs();
+            try {
+                remove_dirs();
+            } catch (const Error&) {
+                // the error that brought us here is the one to report
+            }
             throw;
         }
     }
 
+    // Normally release() has removed the box. Here (corral unwinding) nothing may wait: one kill round
+    // and one try at removing; what stays is a stale box that a later run removes.
     ~CgroupV1Box() override {
-        if (!owned_) return;
+        if (to_remove_.empty()) return;
         try {
-            if (populated()) {
-                kill_all();
-                wait_empty(5000);
-            }
+            if (kill_ && populated()) kill_->round();
             remove_dirs();
         } catch (const std::exception& e) {
             std::cerr << "corral: warning: removing the suite's cgroups: " << e.what() << "\n";
         }
+    }
+
+    std::optional<Duration> release() override {
+        if (!owned_) return std::nullopt;
+        if (populated()) {  // not normally: the caller releases an empty box
+            kill_->round();
+            return std::chrono::milliseconds(10);
+        }
+        return remove_dirs_or_retry();
     }
 
     void apply_limits(const Limits& l) override {
@@ -130,50 +148,24 @@ public:
                 "for up to one sample interval");
     }
 
-    void enter(pid_t pid) override {
+    bool enter(pid_t pid) override {
         for (const auto& d : created_) cg_enter(d, pid);
         if (!unified_.empty()) cg_enter(unified_, pid);
+        return true;
     }
 
     int populated_fd() const override { return events_ ? events_.get() : -1; }
 
     bool populated() override {
         if (events_) return cg_events_populated(events_.get());
-        return !read_cg_procs(mem_).empty();
+        return !cg_tree_procs(mem_).empty();
     }
 
-    std::vector<pid_t> pids() override { return read_cg_procs(unified_.empty() ? mem_ : unified_); }
+    std::vector<pid_t> pids() override { return cg_tree_procs(unified_.empty() ? mem_ : unified_); }
 
-    int signal_all(int sig) override {
-        if (!freezer_.empty() && unified_.empty()) {
-            // Freeze so that nothing forks between reading cgroup.procs and signalling.
-            freeze(true);
-            int n = cg_signal_procs(mem_, sig);
-            freeze(false);
-            return n;
-        }
-        return cg_signal_procs(unified_.empty() ? mem_ : unified_, sig);
-    }
-
-    int kill_all() override {
-        if (!unified_.empty()) {
-            int n = static_cast<int>(read_cg_procs(unified_).size());
-            write_file(unified_ + "/cgroup.kill", "1");
-            return n;
-        }
-        // Pure v1: freeze, SIGKILL every member, thaw; repeat until nothing is left.
-        int total = 0;
-        for (int round = 0; round < 100; ++round) {
-            auto pids = read_cg_procs(mem_);
-            if (pids.empty()) break;
-            total = std::max<int>(total, static_cast<int>(pids.size()));
-            if (!freezer_.empty()) freeze(true);
-            cg_signal_procs(mem_, SIGKILL);
-            if (!freezer_.empty()) freeze(false);
-            std::this_thread::sleep_for(std::chrono::milliseconds(2));
-        }
-        return total;
-    }
+    int signal_all(int sig) override { return cg_signal_tree(unified_.empty() ? mem_ : unified_, sig); }
+    std::string kill_method() const override { return kill_->method(); }
+    KillRound kill_round() override { return kill_->round(); }
 
     BoxSample sample() override {
         BoxSample s;
@@ -224,46 +216,43 @@ public:
     }
 
 private:
-    void freeze(bool on) {
-        write_file(freezer_ + "/freezer.state", on ? "FROZEN" : "THAWED");
-        if (!on) return;
-        for (int i = 0; i < 1000; ++i) {  // the kernel moves FREEZING → FROZEN asynchronously
-            if (read_file(freezer_ + "/freezer.state").rfind("FROZEN", 0) == 0) return;
-            std::this_thread::sleep_for(std::chrono::microseconds(500));
-        }
-    }
-
-    void wait_empty(int timeout_ms) {
-        if (!unified_.empty()) {
-            cg_wait_empty(unified_, timeout_ms);
-            return;
-        }
-        for (int waited = 0; waited < timeout_ms && !read_cg_procs(mem_).empty(); waited += 5)
-            std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-
+    // Removes every directory of the box; those that fail stay listed (and the first error is thrown).
     void remove_dirs() {
+        std::vector<std::string> left;
         std::string first_error;
-        auto remove = [&](const std::string& d) {
+        for (const auto& d : to_remove_) {
             try {
                 cg_remove_tree(d);
             } catch (const std::exception& e) {
+                left.push_back(d);
                 if (first_error.empty()) first_error = e.what();
             }
-        };
-        for (auto it = created_.rbegin(); it != created_.rend(); ++it) remove(*it);
-        created_.clear();
-        if (!unified_.empty()) remove(unified_);
-        unified_.clear();
+        }
+        to_remove_ = std::move(left);
         if (!first_error.empty()) throw Error(first_error);
+    }
+
+    // rmdir of a cgroup whose last task is exiting can answer EBUSY for a moment: retry a while.
+    std::optional<Duration> remove_dirs_or_retry() {
+        try {
+            remove_dirs();
+            return std::nullopt;
+        } catch (const SysError& e) {
+            if (e.code() != EBUSY) throw;
+            return std::chrono::milliseconds(10);
+        } catch (const Error&) {
+            return std::chrono::milliseconds(10);
+        }
     }
 
     bool owned_ = true;
     std::string name_;
     std::vector<std::string> created_;
     std::string mem_, pids_, cpu_, cpuacct_, freezer_, unified_;
+    std::vector<std::string> to_remove_;  // what this box made and has not removed yet, deepest last
     UniqueFd events_;
     std::vector<std::string> notes_;
+    std::optional<TreeKill> kill_;
 };
 
 class CgroupV1Backend : public Backend {
@@ -277,9 +266,16 @@ public:
     }
 
     StaleCleanup remove_stale(const LauncherGone& gone) override {
-        std::vector<std::string> parents;
-        for (const auto& h : layout_.v1) parents.push_back(h.own_dir);
-        if (layout_.unified) parents.push_back(layout_.unified->own_dir);
+        BoxParents parents;
+        for (const auto& h : layout_.v1) {
+            parents.dirs.push_back(h.own_dir);
+            if (h.controller == "memory") parents.memory = h.own_dir;
+            if (h.controller == "freezer") parents.freezer = h.own_dir;
+        }
+        if (layout_.unified) {
+            parents.dirs.push_back(layout_.unified->own_dir);
+            parents.unified = layout_.unified->own_dir;
+        }
         return cg_remove_stale_boxes(parents, run_id_, gone);
     }
 

@@ -12,7 +12,6 @@
 #include <fmt/format.h>
 #include <iostream>
 #include <sstream>
-#include <thread>
 
 #include "corral/base/error.hpp"
 #include "corral/base/fd.hpp"
@@ -80,22 +79,40 @@ public:
                 throw Error(fmt::format("the memory controller is not enabled for {} (its cgroup.controllers lists "
                                         "'{}'): corral cannot measure or limit memory there",
                                         dir_, fmt::join(controllers_, " ")));
+            kill_.emplace(box_kill_target(dir_, "", ""));
         } catch (...) {
-            if (owned_) remove_dir();
+            try {
+                if (owned_) remove_dir();
+            } catch (const Error&) {
+                // the error that brought us here is the one to report
+            }
             throw;
         }
     }
 
+    // Normally release() has removed the box; here (corral unwinding) nothing may wait.
     ~CgroupV2Box() override {
-        if (!owned_) return;
+        if (!owned_ || dir_.empty()) return;
         try {
-            if (populated()) {
-                kill_all();
-                cg_wait_empty(dir_, 5000);
-            }
+            if (populated()) kill_->round();
             remove_dir();
         } catch (const std::exception& e) {
             std::cerr << "corral: warning: removing the suite's cgroup: " << e.what() << "\n";
+        }
+    }
+
+    std::optional<Duration> release() override {
+        if (!owned_ || dir_.empty()) return std::nullopt;
+        if (populated()) {  // not normally: the caller releases an empty box
+            kill_->round();
+            return std::chrono::milliseconds(10);
+        }
+        try {
+            remove_dir();
+            return std::nullopt;
+        } catch (const SysError& e) {
+            if (e.code() != EBUSY) throw;
+            return std::chrono::milliseconds(10);  // the last task is still on its way out
         }
     }
 
@@ -131,38 +148,18 @@ public:
             with_context("applying memory.oom_group", [&] { write_file(dir_ + "/memory.oom.group", "1"); });
     }
 
-    void enter(pid_t pid) override { cg_enter(dir_, pid); }
+    bool enter(pid_t pid) override {
+        cg_enter(dir_, pid);
+        return true;
+    }
     int cgroup_fd() const override { return dirfd_.get(); }
     int populated_fd() const override { return events_.get(); }
     bool populated() override { return cg_events_populated(events_.get()); }
     std::vector<pid_t> pids() override { return cg_tree_procs(dir_); }
 
-    int signal_all(int sig) override {
-        int n = 0;
-        for (pid_t p : cg_tree_procs(dir_))
-            if (::kill(p, sig) == 0) ++n;
-        return n;
-    }
-
-    int kill_all() override {
-        int n = static_cast<int>(cg_tree_procs(dir_).size());
-        if (has_kill()) {
-            write_file(dir_ + "/cgroup.kill", "1");
-            return n;
-        }
-        // Before 5.14: freeze so that nothing forks, SIGKILL every member (fatal signals reach
-        // frozen tasks), thaw; repeat until nothing is left.
-        for (int round = 0; round < 100; ++round) {
-            auto pids = cg_tree_procs(dir_);
-            if (pids.empty()) break;
-            n = std::max<int>(n, static_cast<int>(pids.size()));
-            write_file(dir_ + "/cgroup.freeze", "1");
-            for (pid_t p : cg_tree_procs(dir_)) ::kill(p, SIGKILL);
-            write_file(dir_ + "/cgroup.freeze", "0");
-            std::this_thread::sleep_for(std::chrono::milliseconds(2));
-        }
-        return n;
-    }
+    int signal_all(int sig) override { return cg_signal_tree(dir_, sig); }
+    std::string kill_method() const override { return kill_->method(); }
+    KillRound kill_round() override { return kill_->round(); }
 
     BoxSample sample() override {
         BoxSample s;
@@ -213,7 +210,6 @@ public:
     std::string cgroup_name() const override { return dir_.substr(dir_.rfind('/') + 1); }
 
 private:
-    bool has_kill() const { return !compat_disabled("no-cgroup-kill") && path_exists(dir_ + "/cgroup.kill"); }
     bool has_peak() const { return !compat_disabled("no-memory-peak") && path_exists(dir_ + "/memory.peak"); }
 
     void require(const std::string& controller, const std::string& limit) const {
@@ -223,18 +219,20 @@ private:
                                     limit, controller, dir_, fmt::join(controllers_, " ")));
     }
 
+    // Removes the box's cgroup (open fds do not hold a cgroup); a failure leaves it for another try.
     void remove_dir() {
         if (dir_.empty()) return;
-        std::string d = std::exchange(dir_, "");
+        cg_remove_tree(dir_);
+        dir_.clear();
         dirfd_.reset();
         events_.reset();
-        cg_remove_tree(d);
     }
 
     std::string dir_;
     bool owned_ = true;
     UniqueFd dirfd_, events_;
     std::vector<std::string> controllers_;
+    std::optional<TreeKill> kill_;
 };
 
 class CgroupV2Backend : public Backend {
@@ -248,7 +246,10 @@ public:
         return std::make_unique<CgroupV2Box>(parent_, box_dir_name(suite, run_id_));
     }
     StaleCleanup remove_stale(const LauncherGone& gone) override {
-        return cg_remove_stale_boxes({parent_}, run_id_, gone);
+        BoxParents parents;
+        parents.dirs = {parent_};
+        parents.unified = parent_;
+        return cg_remove_stale_boxes(parents, run_id_, gone);
     }
     std::string launcher_memcg() const override { return kernel_path_; }
     std::vector<std::string> setup_notes() const override { return notes_; }

@@ -6,7 +6,6 @@
 #include <fmt/format.h>
 
 #include "corral/base/error.hpp"
-#include "corral/profile/quantities.hpp"
 
 namespace corral {
 
@@ -39,12 +38,16 @@ Manager::Manager(BusChoice choice) {
     if (r < 0) throw Error(fmt::format("no systemd manager answers on the {} bus: {}", kind_, err.describe(r)));
     version_ = version;
     std::free(version);
-    // JobRemoved is only sent to subscribers.
+    // JobRemoved and UnitRemoved are only sent to subscribers.
     sd_bus_slot* slot = nullptr;
     check_bus(sd_bus_match_signal(bus_.get(), &slot, kDest, kPath, kManager, "JobRemoved", &Manager::on_job_removed,
                                   this),
               "sd_bus_match_signal JobRemoved");
-    slot_.reset(slot);
+    job_slot_.reset(slot);
+    check_bus(sd_bus_match_signal(bus_.get(), &slot, kDest, kPath, kManager, "UnitRemoved",
+                                  &Manager::on_unit_removed, this),
+              "sd_bus_match_signal UnitRemoved");
+    unit_slot_.reset(slot);
     call("Subscribe", [](sd_bus_message*) { return 0; });
 }
 
@@ -68,22 +71,35 @@ MsgPtr Manager::send(const char* method, MsgPtr msg, BusError* err_out, int* r_o
     return MsgPtr(reply);
 }
 
-std::string Manager::wait_job(const std::string& job, std::chrono::milliseconds limit) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
+int Manager::fd() const { return sd_bus_get_fd(bus_.get()); }
+
+void Manager::dispatch() {
     for (;;) {
-        if (auto it = jobs_done_.find(job); it != jobs_done_.end()) {
-            std::string result = it->second;
-            jobs_done_.erase(it);
-            return result;
-        }
         int r = sd_bus_process(bus_.get(), nullptr);
         check_bus(r, "sd_bus_process");
-        if (r > 0) continue;
+        if (r == 0) return;
+    }
+}
+
+bool Manager::wait_unloaded(const std::string& unit, std::chrono::milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+        dispatch();
+        if (unit_removed(unit) || unit_path(unit).empty()) return true;
         auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) throw Error("no JobRemoved signal for " + job + " within " + format_duration(limit));
-        r = sd_bus_wait(bus_.get(), static_cast<std::uint64_t>(left.count()));
+        if (left.count() <= 0) return false;
+        // Woken by UnitRemoved; the GetUnit above covers a unit unloaded before we asked.
+        int r = sd_bus_wait(bus_.get(), static_cast<std::uint64_t>(std::min<std::int64_t>(left.count(), 100'000)));
         if (r < 0 && r != -EINTR) check_bus(r, "sd_bus_wait");
     }
+}
+
+std::optional<std::string> Manager::job_result(const std::string& job) {
+    auto it = jobs_done_.find(job);
+    if (it == jobs_done_.end()) return std::nullopt;
+    std::string result = std::move(it->second);
+    jobs_done_.erase(it);
+    return result;
 }
 
 std::string Manager::unit_path(const std::string& unit) {
@@ -132,6 +148,14 @@ std::vector<std::string> Manager::list_units(const std::string& pattern) {
                                nullptr, nullptr, nullptr, nullptr) > 0)
         out.push_back(name);
     return out;
+}
+
+int Manager::on_unit_removed(sd_bus_message* m, void* userdata, sd_bus_error*) {
+    const char *unit = nullptr, *path = nullptr;
+    // Only ours: the manager announces every unit it unloads, and a run may last a day.
+    if (sd_bus_message_read(m, "so", &unit, &path) >= 0 && std::string_view(unit).starts_with("corral-"))
+        static_cast<Manager*>(userdata)->removed_.insert(unit);
+    return 0;
 }
 
 int Manager::on_job_removed(sd_bus_message* m, void* userdata, sd_bus_error*) {

@@ -8,12 +8,12 @@
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fmt/format.h>
 #include <iostream>
 #include <map>
-#include <thread>
 
 #include "corral/base/error.hpp"
 #include "corral/base/fd.hpp"
@@ -57,36 +57,46 @@ public:
         : mgr_(std::move(mgr)), layout_(layout), unit_(std::move(unit)), slice_(std::move(slice)),
           description_(std::move(description)) {}
 
+    // Normally release() has let the scope go. Here (corral unwinding) nothing may wait: kill what is
+    // there and drop the reference; systemd unloads the scope once it is empty.
     ~ScopeBox() override {
-        if (!started_) return;
+        if (!started_ || released_) return;
         try {
-            // Without payload or inner box (its limits were refused) the held child is still in
-            // the scope: kill whatever is there.
-            if ((!events_ && !inner_) || still_populated()) {
-                mgr_->kill_unit(unit_, SIGKILL);
-                for (int i = 0; i < 500 && still_populated(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-            }
-            if (keeper_) keeper_->release();  // the scope is empty now: systemd stops it
-            inner_.reset();
-            events_.reset();
-            mgr_->unref_unit(unit_);
-            // CollectMode=inactive-or-failed: an empty, unreferenced scope is unloaded.
-            for (int i = 0; i < 500 && !mgr_->unit_path(unit_).empty(); ++i)
-                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            mgr_->kill_unit(unit_, SIGKILL);
         } catch (const std::exception& e) {
             std::cerr << "corral: warning: ending scope " << unit_ << ": " << e.what() << "\n";
+        }
+        keeper_.reset();
+        try {
+            mgr_->unref_unit(unit_);
+        } catch (const std::exception& e) {
+            std::cerr << "corral: warning: letting scope " << unit_ << " go: " << e.what() << "\n";
         }
     }
 
     void apply_limits(const Limits& l) override { limits_ = l; }
 
-    void enter(pid_t pid) override {
+    // StartTransientUnit; the scope is there once the manager's job is done (enter_done()).
+    bool enter(pid_t pid) override {
+        pid_ = pid;
         keeper_.emplace();
-        std::string job = start(pid);
-        std::string result = mgr_->wait_job(job, std::chrono::seconds(15));
+        job_ = start(pid);
         started_ = true;
-        if (result != "done")
-            throw Error(fmt::format("starting scope {}: the manager's job ended with result '{}'", unit_, result));
+        enter_since_ = std::chrono::steady_clock::now();
+        return enter_done();
+    }
+
+    bool enter_done() override {
+        mgr_->dispatch();  // JobRemoved may have come with the reply
+        auto result = mgr_->job_result(job_);
+        if (!result) {
+            if (std::chrono::steady_clock::now() - enter_since_ > kJobLimit)
+                throw Error(fmt::format("starting scope {}: no JobRemoved signal for job {} within {}", unit_, job_,
+                                        format_duration(kJobLimit)));
+            return false;
+        }
+        if (*result != "done")
+            throw Error(fmt::format("starting scope {}: the manager's job ended with result '{}'", unit_, *result));
         std::string path = mgr_->unit_path(unit_);
         if (path.empty()) throw Error("scope " + unit_ + " vanished right after it started");
         control_group_ = mgr_->unit_string(path, "org.freedesktop.systemd1.Scope", "ControlGroup");
@@ -112,12 +122,59 @@ public:
                 payload_ = *dir + "/payload";
                 with_context("making the scope's payload cgroup", [&] {
                     if (::mkdir(payload_.c_str(), 0755) < 0 && errno != EEXIST) throw_errno("mkdir " + payload_);
-                    cg_enter(payload_, pid);
+                    cg_enter(payload_, pid_);
                     events_ = UniqueFd(::open((payload_ + "/cgroup.events").c_str(), O_RDONLY | O_CLOEXEC));
                     if (!events_) throw_errno("open " + payload_ + "/cgroup.events");
                 });
             }
         }
+        return true;
+    }
+
+    // Empty the scope (the suite's tree is gone already, normally), let the keeper go so that systemd
+    // stops the scope, drop our reference, and wait for the manager to unload it (UnitRemoved).
+    std::optional<Duration> release() override {
+        using namespace std::chrono_literals;
+        if (!started_ || released_) return std::nullopt;
+        const auto now = std::chrono::steady_clock::now();
+        switch (release_step_) {
+            case ReleaseStep::Empty:
+                // Without payload or inner box (its limits were refused) the held child is still in
+                // the scope: kill whatever is there.
+                if ((!events_ && !inner_) || still_populated()) {
+                    if (release_since_ == std::chrono::steady_clock::time_point{}) {
+                        release_since_ = now;
+                        mgr_->kill_unit(unit_, SIGKILL);
+                    }
+                    if (now - release_since_ < kReleaseLimit && still_populated()) return 10ms;
+                }
+                if (keeper_) keeper_->kill();  // the scope is empty now: systemd stops it
+                release_step_ = ReleaseStep::Keeper;
+                [[fallthrough]];
+            case ReleaseStep::Keeper:
+                if (keeper_ && !keeper_->reaped()) return 2ms;
+                keeper_.reset();
+                inner_.reset();
+                events_.reset();
+                mgr_->unref_unit(unit_);
+                release_step_ = ReleaseStep::Unload;
+                release_since_ = now;
+                [[fallthrough]];
+            case ReleaseStep::Unload:
+                // CollectMode=inactive-or-failed: an empty, unreferenced scope is unloaded.
+                mgr_->dispatch();
+                if (mgr_->unit_removed(unit_) || mgr_->unit_path(unit_).empty()) {
+                    released_ = true;
+                    return std::nullopt;
+                }
+                if (now - release_since_ > kReleaseLimit) {
+                    released_ = true;
+                    throw Error(fmt::format("scope {} was still loaded {} after corral let it go", unit_,
+                                            format_duration(kReleaseLimit)));
+                }
+                return 50ms;  // UnitRemoved (Backend::dispatch) usually comes first
+        }
+        return std::nullopt;
     }
 
     int populated_fd() const override { return events_ ? events_.get() : -1; }
@@ -153,12 +210,25 @@ public:
 
     int signal_all(int sig) override {
         int n = static_cast<int>(pids().size());
-        mgr_->kill_unit(unit_, sig);  // the keeper ignores SIGTERM
+        try {
+            mgr_->kill_unit(unit_, sig);  // the keeper ignores SIGTERM
+        } catch (const Error& e) {
+            // The manager did not take it (the bus is gone, systemd restarting): the suite's tree is
+            // in cgroups corral can reach itself.
+            if (payload_.empty() && !inner_) throw;
+            n = !payload_.empty() ? cg_signal_tree(payload_, sig) : inner_->signal_all(sig);
+            const std::string note = fmt::format("KillUnit failed ({}): corral signalled the scope's processes itself", e.what());
+            if (std::find(notes_.begin(), notes_.end(), note) == notes_.end()) notes_.push_back(note);
+        }
         return n;
     }
-    int kill_all() override {
+    std::string kill_method() const override { return "KillUnit"; }
+    KillRound kill_round() override {
         snapshot();  // SIGKILL takes the keeper too: the scope may be gone before counters() runs
-        return signal_all(SIGKILL);
+        KillRound r;
+        r.signalled = signal_all(SIGKILL);
+        r.again = std::chrono::milliseconds(std::min(1000, 100 << std::min(kill_rounds_++, 3)));
+        return r;
     }
 
     BoxSample sample() override {
@@ -368,11 +438,20 @@ private:
         }
     }
 
+    static constexpr Duration kJobLimit = std::chrono::seconds(15);     // for the start job
+    static constexpr Duration kReleaseLimit = std::chrono::seconds(5);  // to empty, and to unload
+    enum class ReleaseStep { Empty, Keeper, Unload };
+
     std::shared_ptr<Manager> mgr_;
     CgroupLayout layout_;
     std::string unit_, slice_, description_;
     Limits limits_;
-    bool started_ = false;
+    pid_t pid_ = -1;
+    std::string job_;
+    std::chrono::steady_clock::time_point enter_since_, release_since_;
+    ReleaseStep release_step_ = ReleaseStep::Empty;
+    int kill_rounds_ = 0;
+    bool started_ = false, released_ = false;
     std::string control_group_;
     std::unique_ptr<Box> inner_;
     std::vector<std::string> notes_;
@@ -404,9 +483,21 @@ public:
             std::string base = unit.substr(0, unit.size() - std::string(".scope").size());
             std::string id = run_id_of_box(base);
             if (id.empty() || id == run_id_ || !gone(id)) continue;
-            mgr_->kill_unit(unit, SIGKILL);
-            for (int i = 0; i < 500 && !mgr_->unit_path(unit).empty(); ++i)
-                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            try {
+                mgr_->kill_unit(unit, SIGKILL);
+            } catch (const Error& e) {
+                if (!mgr_->unit_path(unit).empty()) {  // gone meanwhile (another launcher): as good
+                    out.messages.push_back(fmt::format("stale scope {} could not be killed yet ({}); a later run tries again", unit, e.what()));
+                    out.remaining.insert(id);
+                    continue;
+                }
+            }
+            if (!mgr_->wait_unloaded(unit, std::chrono::seconds(5))) {
+                out.messages.push_back(fmt::format(
+                    "stale scope {} of a launcher that is gone was still loaded 5s after SIGKILL; a later run tries again", unit));
+                out.remaining.insert(id);
+                continue;
+            }
             out.messages.push_back(fmt::format("killed stale scope {} left by a launcher that is gone", unit));
             out.cleared.insert(id);
         }
@@ -417,6 +508,9 @@ public:
         return {fmt::format("systemd scopes in {} via the {} manager (systemd {})", settings_.slice, mgr_->kind(),
                             mgr_->version())};
     }
+
+    int event_fd() const override { return mgr_->fd(); }
+    void dispatch() override { mgr_->dispatch(); }
 
 private:
     std::shared_ptr<Manager> mgr_;

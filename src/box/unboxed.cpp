@@ -14,7 +14,7 @@ class UnboxedBox : public Box {
 public:
     explicit UnboxedBox(std::string why) : why_(std::move(why)) {}
     ~UnboxedBox() override {
-        if (sid_ > 0) kill_all();
+        if (sid_ > 0) signal_all(SIGKILL);
     }
 
     void apply_limits(const Limits& l) override {
@@ -28,7 +28,10 @@ public:
         notes_.push_back("peak memory and OOM kills are not measured without a cgroup; processes that leave the "
                          "suite's session (setsid) are not tracked");
     }
-    void enter(pid_t pid) override { sid_ = pid; }  // the child calls setsid(): its session id is its pid
+    bool enter(pid_t pid) override {
+        sid_ = pid;  // the child calls setsid(): its session id is its pid
+        return true;
+    }
     int populated_fd() const override { return -1; }
     bool populated() override { return !pids().empty(); }
     std::vector<pid_t> pids() override { return sid_ > 0 ? pids_in_session(sid_) : std::vector<pid_t>{}; }
@@ -38,7 +41,14 @@ public:
             if (::kill(p, sig) == 0) ++n;
         return n;
     }
-    int kill_all() override { return signal_all(SIGKILL); }
+    // No cgroup: SIGKILL to each process of the session, again while any is left.
+    KillRound kill_round() override {
+        KillRound r;
+        r.signalled = signal_all(SIGKILL);
+        if (r.signalled > 0) r.again = std::chrono::milliseconds(10);
+        return r;
+    }
+    std::string kill_method() const override { return "signal-each"; }
     BoxSample sample() override { return {}; }
     BoxCounters counters() override { return {}; }
     std::vector<std::string> notes() const override { return notes_; }

@@ -87,6 +87,8 @@ std::vector<KernelLine> JournalReader::read_available() {
         line.seq = ++count_;
         line.mono_us = to_u64(field(j_.get(), "_SOURCE_MONOTONIC_TIMESTAMP"), mono);
         line.priority = static_cast<int>(to_u64(field(j_.get(), "PRIORITY"), 6));
+        // journald gives kmsg lines a process wrote with their own facility (and identifier).
+        line.from_kernel = to_u64(field(j_.get(), "SYSLOG_FACILITY"), 0) == 0;
         line.text = std::move(*text);
         out.push_back(std::move(line));
     }

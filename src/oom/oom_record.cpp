@@ -211,7 +211,7 @@ std::optional<KernelLine> parse_kmsg_record(std::string_view raw) {
     if (!pri || *pri < 0 || !seq || !ts) return std::nullopt;
     std::string_view msg = raw.substr(semi + 1);
     msg = msg.substr(0, msg.find('\n'));  // continuation lines " KEY=VALUE" follow
-    return KernelLine{*seq, *ts, *pri & 7, unescape_kmsg(msg)};
+    return KernelLine{*seq, *ts, *pri & 7, unescape_kmsg(msg), (*pri >> 3) == 0};
 }
 
 void OomParser::start() {
@@ -224,6 +224,7 @@ void OomParser::add_raw(const std::string& text, bool key) {
 }
 
 void OomParser::feed(const KernelLine& line) {
+    if (!line.from_kernel) return;  // a process's own line in the kernel log, whatever it says
     const std::string& s = line.text;
     if (auto inv = s.find(kInvoked); inv != std::string::npos) {
         start();  // a report that never reached "Killed process" is dropped
@@ -300,11 +301,6 @@ std::string whose_limit_name(WhoseLimit w) {
             return "host";
     }
     return "host";
-}
-
-bool belongs_to_suite(const OomRecord& r, const std::string& box_name, const std::set<pid_t>& pids_seen) {
-    return cgroup_path_matches(r.task_memcg, box_name) || cgroup_path_matches(r.oom_memcg, box_name) ||
-           (r.victim_pid > 0 && pids_seen.count(r.victim_pid) > 0);
 }
 
 namespace {

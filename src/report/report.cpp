@@ -138,6 +138,9 @@ json suite_to_json(const SuiteResult& s) {
     j["interrupted"] = s.interrupted;
     j["term_signalled"] = s.term_signalled;
     j["kill_signalled"] = s.kill_signalled;
+    j["kill_method"] = str_or_null(s.kill_method);
+    j["grace_cut_s"] = opt_json(s.grace_cut_s);
+    j["live_output_dropped_bytes"] = s.live_output_dropped;
     j["launch_error"] = str_or_null(s.launch_error);
     j["last_line"] = s.last_line;
     j["stdout"] = str_or_null(s.stdout_file);

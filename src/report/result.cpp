@@ -127,10 +127,19 @@ std::string ending(const SuiteResult& r) {
     if (r.term_signalled == 0 && r.kill_signalled == 0) return "no process was left to signal";
     std::string s =
         "SIGTERM to " + plural(static_cast<std::uint64_t>(r.term_signalled), "process", "processes");
-    if (r.kill_signalled > 0)
+    if (r.grace_cut_s) {
+        // A second interrupt: the grace did not run out, corral was told to stop waiting.
+        if (r.kill_signalled > 0)
+            s += fmt::format(", then a second interrupt SIGKILLed {} {} into the {} grace", r.kill_signalled,
+                             format_seconds(*r.grace_cut_s), grace);
+        else
+            s += fmt::format(", then a second interrupt {} into the {} grace found none left to SIGKILL",
+                             format_seconds(*r.grace_cut_s), grace);
+    } else if (r.kill_signalled > 0) {
         s += fmt::format(", {} still alive after the {} grace and SIGKILLed", r.kill_signalled, grace);
-    else
+    } else {
         s += fmt::format(", all gone within the {} grace", grace);
+    }
     return s;
 }
 
@@ -274,6 +283,18 @@ std::string peak_text(const SuiteResult& r, PeakStyle style) {
     const std::string max = format_bytes(*r.limits.memory_max);
     return s + (style == PeakStyle::Sentence ? fmt::format(" ({} of its memory.max of {})", pct, max)
                                              : fmt::format(" / {} ({})", max, pct));
+}
+
+OomKill make_oom_kill(const OomRecord& rec, WhoseLimit whose, double suite_start_mono_s) {
+    OomKill k;
+    k.victim_pid = rec.victim_pid;
+    k.victim_comm = rec.victim_comm;
+    k.whose = whose_limit_name(whose);
+    k.oom_memcg = rec.oom_memcg;
+    k.anon_rss_kb = rec.anon_rss_kb;
+    k.victim_line = rec.victim_line;
+    k.detail = oom_record_to_json(rec, whose, suite_start_mono_s, wall_clock_offset());
+    return k;
 }
 
 }  // namespace corral

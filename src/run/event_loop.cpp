@@ -28,6 +28,7 @@ void EventLoop::remove(int fd) noexcept {
 }
 
 void EventLoop::run_once(int timeout_ms) {
+    if (before_wait_) before_wait_();
     epoll_event events[32];
     int n = ::epoll_wait(ep_.get(), events, 32, timeout_ms);
     if (n < 0) {

@@ -6,22 +6,25 @@
 #include <cerrno>
 
 #include "corral/base/error.hpp"
+#include "corral/profile/quantities.hpp"
 
 namespace corral {
 
 namespace {
 constexpr size_t kMaxLine = 4096;  // longer lines are split for prefixing and last-line tracking
 
-void write_all(int fd, const char* data, size_t n) {
+// Writes all of data to a regular file; returns 0 or the errno of the failure.
+int write_all(int fd, const char* data, size_t n) {
     while (n > 0) {
         ssize_t w = ::write(fd, data, n);
         if (w < 0) {
             if (errno == EINTR) continue;
-            return;  // a closed terminal or full disk must not stop supervision
+            return errno;
         }
         data += w;
         n -= static_cast<size_t>(w);
     }
+    return 0;
 }
 }  // namespace
 
@@ -32,17 +35,26 @@ std::string trim_line(const std::string& line) {
     return line.substr(b, e - b + 1);
 }
 
-OutputStream::OutputStream(UniqueFd pipe_read, UniqueFd file, int live_fd, std::string prefix,
-                           std::string* last_line)
-    : pipe_(std::move(pipe_read)), file_(std::move(file)), live_fd_(live_fd), prefix_(std::move(prefix)),
-      last_line_(last_line) {
+OutputStream::OutputStream(UniqueFd pipe_read, UniqueFd file, std::string path, LiveOutput* live,
+                           std::string prefix, std::string* last_line)
+    : pipe_(std::move(pipe_read)), file_(std::move(file)), path_(std::move(path)), live_(live),
+      prefix_(std::move(prefix)), last_line_(last_line) {
     int fl = ::fcntl(pipe_.get(), F_GETFL);
     if (fl < 0 || ::fcntl(pipe_.get(), F_SETFL, fl | O_NONBLOCK) < 0) throw_errno("fcntl O_NONBLOCK");
 }
 
 void OutputStream::feed(const char* data, size_t n) {
-    if (file_) write_all(file_.get(), data, n);
-    if (prefix_.empty()) write_all(live_fd_, data, n);
+    if (file_) {
+        if (int err = write_all(file_.get(), data, n); err != 0) {
+            // A full disk must not stop supervision: say so once, keep the live stream and last line.
+            file_error_ = "writing " + path_ + " failed after " + format_bytes(written_) + ": " + errno_text(err) +
+                          "; the rest of the output is not in the file";
+            file_.reset();
+        } else {
+            written_ += n;
+        }
+    }
+    if (prefix_.empty() && live_) dropped_live_ += live_->write(std::string_view(data, n));
     for (size_t i = 0; i < n; ++i) {
         if (data[i] == '\n') {
             end_line();
@@ -54,10 +66,7 @@ void OutputStream::feed(const char* data, size_t n) {
 }
 
 void OutputStream::end_line() {
-    if (!prefix_.empty()) {
-        std::string out = prefix_ + partial_ + "\n";
-        write_all(live_fd_, out.data(), out.size());
-    }
+    if (!prefix_.empty() && live_) dropped_live_ += live_->write(prefix_ + partial_ + "\n");
     std::string t = trim_line(partial_);
     if (!t.empty()) *last_line_ = t;
     partial_.clear();
@@ -96,7 +105,8 @@ void OutputStream::drain() {
 void OutputStream::close_stream() {
     if (!partial_.empty()) end_line();  // a last line without a newline
     pipe_.reset();
-    if (file_) ::fsync(file_.get());
+    if (file_ && ::fsync(file_.get()) < 0 && file_error_.empty())
+        file_error_ = "fsync " + path_ + ": " + errno_text(errno);
     file_.reset();
 }
 

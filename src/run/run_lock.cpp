@@ -32,15 +32,14 @@ RunLock::RunLock() {
 }
 
 RunLock::~RunLock() {
-    if (!path_.empty()) ::unlink(path_.c_str());
+    if (!path_.empty() && !keep_) ::unlink(path_.c_str());
 }
 
-bool RunLock::alive(const std::string& id) {
+bool RunLock::gone(const std::string& id) {
     std::string path = runtime_dir() + "/" + id + ".lock";
     UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
-    if (!fd) return false;  // no lock file: its launcher is gone (or cleaned up)
-    if (::flock(fd.get(), LOCK_EX | LOCK_NB) < 0) return errno == EWOULDBLOCK;
-    return false;
+    if (!fd) return false;
+    return ::flock(fd.get(), LOCK_EX | LOCK_NB) == 0;  // released when fd closes
 }
 
 void RunLock::forget(const std::string& id) { ::unlink((runtime_dir() + "/" + id + ".lock").c_str()); }

@@ -201,21 +201,35 @@ HeldChild::~HeldChild() {
     }
 }
 
-std::string HeldChild::release() {
-    released_ = true;
+ExecWatch HeldChild::go() {
     char c = 'g';
-    if (::write(go_.get(), &c, 1) != 1) return "releasing the child: write sync pipe: " + errno_text(errno);
+    ssize_t n;
+    do {
+        n = ::write(go_.get(), &c, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1) throw_errno("releasing the child: write to its sync pipe");
+    released_ = true;
     go_.reset();
-    std::string msg;
+    int fl = ::fcntl(err_.get(), F_GETFL);
+    if (fl < 0 || ::fcntl(err_.get(), F_SETFL, fl | O_NONBLOCK) < 0) throw_errno("fcntl O_NONBLOCK (exec pipe)");
+    return ExecWatch(std::move(err_));
+}
+
+bool ExecWatch::pump() {
     char buf[512];
-    for (;;) {
-        ssize_t n = ::read(err_.get(), buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        msg.append(buf, static_cast<size_t>(n));
+    while (!ended_) {
+        ssize_t n = ::read(fd_.get(), buf, sizeof buf);
+        if (n > 0) {
+            error_.append(buf, static_cast<size_t>(n));
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && errno == EAGAIN) {
+            return false;
+        } else {
+            ended_ = true;  // EOF: exec happened (nothing written) or the child failed and exited
+        }
     }
-    err_.reset();
-    return msg;
+    return true;
 }
 
 namespace {

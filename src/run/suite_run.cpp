@@ -12,9 +12,10 @@
 #include <fmt/format.h>
 
 #include "corral/base/error.hpp"
+#include "corral/base/proc_stat.hpp"
+#include "corral/box/fault.hpp"
 #include "corral/oom/oom_watch.hpp"
 #include "corral/run/procinfo.hpp"
-#include "corral/run/spawn.hpp"
 
 namespace corral {
 
@@ -22,21 +23,25 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr size_t kLeftBehindListed = 5;
+// A box that will not go (a cgroup still busy, a unit still loaded) is left for a later run after this.
+constexpr Duration kReleaseLimit = std::chrono::seconds(10);
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 }  // namespace
 
+// ---- Runner -----------------------------------------------------------------------------------
+
+Runner::Runner(Backend& backend, const RunOptions& opts) : backend(backend), opts(opts), live_out(1), live_err(2) {}
+
 void Runner::poll_oom() {
     if (!opts.oom || opts.oom->fd() < 0) return;
     for (const auto& rec : opts.oom->poll()) {
-        bool taken = false;
-        for (auto& r : runs)
-            if (r && r->started() && r->take_oom(rec)) {
-                taken = true;
-                break;
-            }
-        if (taken) continue;
+        if (auto owner = attribution.owner(rec)) {
+            for (auto& r : runs)
+                if (r && r->started() && r->attribution_id() == *owner) r->take_oom(rec);
+            continue;
+        }
         // In corral's own subtree but in no suite: the run-level part of the report.
         bool ours = !opts.launcher_memcg.empty() && (cgroup_path_matches(rec.task_memcg, opts.launcher_memcg) ||
                                                      cgroup_path_matches(rec.oom_memcg, opts.launcher_memcg));
@@ -49,34 +54,71 @@ void Runner::watch(int fd, std::uint32_t events, EventLoop::Handler h, std::vect
     owned.push_back(fd);
 }
 
-OutputStream SuiteRun::make_stream(UniqueFd read_end, const char* ext, int live_fd) {
-    std::string file = fmt::format("{}.{}", spec_.name, ext);
-    std::string path = r_.opts.report_dir + "/" + file;
-    UniqueFd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (!f) throw_errno("create " + path);
-    (std::string(ext) == "stdout" ? res_.stdout_file : res_.stderr_file) = file;
-    std::string prefix = r_.opts.prefix_output ? "[" + spec_.name + "] " : "";
-    return OutputStream(std::move(read_end), std::move(f), live_fd, prefix, &res_.last_line);
+void Runner::say(const std::string& line) { live_err.write("corral: " + line + "\n"); }
+
+// ---- SuiteRun: set-up and errors ----------------------------------------------------------------
+
+SuiteRun::SuiteRun(Runner& runner, const SuiteSpec& spec, SuiteResult& result)
+    : r_(runner), spec_(spec), res_(result) {}
+
+SuiteRun::~SuiteRun() { unwatch_all(); }
+
+template <class F>
+void SuiteRun::guarded(const char* what, F&& step) {
+    try {
+        step();
+    } catch (const std::exception& e) {
+        fail(what, e.what());
+    }
 }
 
-void SuiteRun::watch_stream(OutputStream& s) {
-    r_.watch(s.fd(), EPOLLIN, [this, &s](std::uint32_t) {
-        if (!s.pump()) {
-            unwatch(s.fd());  // before the fd is closed and its number reused
-            s.drain();
+void SuiteRun::note(const std::string& n) {
+    if (std::find(res_.notes.begin(), res_.notes.end(), n) == res_.notes.end()) res_.notes.push_back(n);
+}
+
+// The suite ends here, whatever it was doing: what is known stays, the error is in its notes (or is
+// its launch error when it never ran), its tree gets a SIGKILL, and the run goes on.
+void SuiteRun::fail(const std::string& what, const std::string& error) {
+    if (phase_ == Phase::Done) return;
+    if (failing_) {  // an error while ending after an error: give up on the box
+        note(fmt::format("corral failed again while {}: {}", what, error));
+        r_.boxes_left = r_.boxes_left || box_ != nullptr;
+        box_.reset();
+        phase_ = Phase::Done;
+        finalize(res_);
+        return;
+    }
+    failing_ = true;
+    if (phase_ == Phase::Entering) {  // it never ran: that is its verdict, said in the summary
+        if (res_.launch_error.empty()) res_.launch_error = fmt::format("{}: {}", what, error);
+    } else {
+        r_.say(fmt::format("error: suite '{}': {}: {}; the suite ends here, the others go on", spec_.name, what, error));
+        note(fmt::format("corral failed while {}: {}; it ended the suite there", what, error));
+    }
+    held_.reset();  // a child never released is killed and reaped
+    if (hook_pidfd_) signal_hook(SIGKILL);
+    if (box_ && pid_ > 0) {
+        try {
+            box_->kill_round();
+        } catch (const std::exception& e) {
+            note(std::string("and could not kill the suite's tree: ") + e.what());
         }
-    }, watched_);
-}
-
-void SuiteRun::unwatch(int fd) {
-    r_.loop.remove(fd);
-    std::erase(watched_, fd);
-}
-
-void SuiteRun::fail_launch(const std::string& what) {
-    res_.launch_error = what;
+    }
+    // Reap what can be reaped now; a main process still alive is not waited for.
+    if (pidfd_ && !main_done_) {
+        try {
+            if (auto st = reap(pidfd_.get())) {
+                main_done_ = true;
+                res_.exit_code = st->exit_code;
+                res_.signal = st->signal;
+            }
+        } catch (const Error&) {
+        }
+    }
     finish();
 }
+
+// ---- start ------------------------------------------------------------------------------------
 
 void SuiteRun::start() {
     res_.name = spec_.name;
@@ -84,106 +126,168 @@ void SuiteRun::start() {
     res_.limits = spec_.limits;
     res_.timeout = spec_.timeout;
     res_.kill_grace = spec_.kill_grace;
-    t0_ = Clock::now();
+    t0_ = phase_since_ = Clock::now();
     started_ = true;
     start_mono_s_ = monotonic_now_s();
-    Backend* backend = &r_.backend;
-    if (r_.opts.pick) {
-        std::string error;
-        backend = r_.opts.pick(spec_, res_.backend_reason, error);
-        if (!backend) return fail_launch(error);
-    } else if (spec_.backend == BackendChoice::SystemdScope && r_.backend.name() != "systemd-scope") {
-        return fail_launch("backend systemd-scope was asked for, but this run uses " + r_.backend.name());
-    }
-    res_.backend = backend->name();
-    UniqueFd out_r, out_w, err_r, err_w;
-    try {
-        box_ = backend->create_box(spec_.name);
-        res_.boxed = box_->enforced();
-        if (res_.boxed) box_name_ = box_->cgroup_name();
-        res_.cgroup = box_->describe();
-        box_->apply_limits(spec_.limits);
-        res_.notes = box_->notes();
-        for (auto [r, w] : {std::pair{&out_r, &out_w}, std::pair{&err_r, &err_w}}) {
-            int fds[2];
-            if (::pipe2(fds, O_CLOEXEC) < 0) throw_errno("pipe2");
-            r->reset(fds[0]);
-            w->reset(fds[1]);
+    guarded("starting the suite", [&] {
+        backend_ = &r_.backend;
+        if (r_.opts.pick) {
+            std::string error;
+            backend_ = r_.opts.pick(spec_, res_.backend_reason, error);
+            if (!backend_) throw Error(error);
+        } else if (spec_.backend == BackendChoice::SystemdScope && r_.backend.name() != "systemd-scope") {
+            throw Error("backend systemd-scope was asked for, but this run uses " + r_.backend.name());
         }
-        out_.emplace(make_stream(std::move(out_r), "stdout", 1));
-        err_.emplace(make_stream(std::move(err_r), "stderr", 2));
-    } catch (const Error& e) {
-        return fail_launch(std::string("preparing the suite's box: ") + e.what());
-    }
+        res_.backend = backend_->name();
+        UniqueFd out_r, out_w, err_r, err_w;
+        with_context("preparing the suite's box", [&] {
+            box_ = with_injected_faults(backend_->create_box(spec_.name), spec_.name);
+            res_.boxed = box_->enforced();
+            if (res_.boxed) box_name_ = box_->cgroup_name();
+            res_.cgroup = box_->describe();
+            res_.kill_method = box_->kill_method();
+            box_->apply_limits(spec_.limits);
+            res_.notes = box_->notes();
+            for (auto [r, w] : {std::pair{&out_r, &out_w}, std::pair{&err_r, &err_w}}) {
+                int fds[2];
+                if (::pipe2(fds, O_CLOEXEC) < 0) throw_errno("pipe2");
+                r->reset(fds[0]);
+                w->reset(fds[1]);
+            }
+            out_.emplace(make_stream(std::move(out_r), "stdout", r_.live_out));
+            err_.emplace(make_stream(std::move(err_r), "stderr", r_.live_err));
+        });
+        attribution_id_ = r_.attribution.add_suite(box_name_, start_mono_s_, to_seconds(spec_.sample_interval));
 
-    SpawnSpec sp;
-    sp.argv = spec_.argv;
-    auto env = spec_.env;
-    env["CORRAL_SUITE"] = spec_.name;
-    sp.env = build_env(spec_.env_clear, env);
-    sp.workdir = spec_.workdir;
-    sp.oom_score_adj = r_.opts.child_oom_score_adj;
-    sp.stdout_fd = out_w.get();
-    sp.stderr_fd = err_w.get();
-    std::string no_cgroupns_why;
-    sp.new_cgroup_ns = cgroup_namespace_allowed(no_cgroupns_why);
-    res_.cgroup_namespace = sp.new_cgroup_ns;
-    std::optional<HeldChild> held;
-    try {
-        held.emplace(spawn_held(sp, box_->cgroup_fd()));
-        if (held->in_cgroup()) {
-            res_.start_method = "clone3-into-cgroup";
-        } else {
-            box_->enter(held->pid());
-            res_.start_method = box_->entry_method();
-        }
-    } catch (const Error& e) {
-        return fail_launch(std::string("starting the suite in its box: ") + e.what());
-    }
+        SpawnSpec sp;
+        sp.argv = spec_.argv;
+        auto env = spec_.env;
+        env["CORRAL_SUITE"] = spec_.name;
+        sp.env = build_env(spec_.env_clear, env);
+        sp.workdir = spec_.workdir;
+        sp.oom_score_adj = r_.opts.child_oom_score_adj;
+        sp.stdout_fd = out_w.get();
+        sp.stderr_fd = err_w.get();
+        std::string no_cgroupns_why;
+        sp.new_cgroup_ns = cgroup_namespace_allowed(no_cgroupns_why);
+        res_.cgroup_namespace = sp.new_cgroup_ns;
+        if (!no_cgroupns_why.empty()) note(no_cgroupns_why);
+        with_context("starting the suite in its box", [&] {
+            held_.emplace(spawn_held(sp, box_->cgroup_fd()));
+            pid_ = held_->pid();
+            if (held_->in_cgroup()) {
+                res_.start_method = "clone3-into-cgroup";
+                launch();
+            } else if (box_->enter(pid_)) {
+                res_.start_method = box_->entry_method();
+                launch();
+            } else {
+                // The box needs time (a systemd job): the backend's events or the step timer go on.
+                step_timer_.emplace();
+                step_timer_->arm_periodic(Box::enter_poll());
+                r_.watch(step_timer_->fd(), EPOLLIN, [this](std::uint32_t) { on_step_timer(); }, watched_);
+            }
+        });
+    });
+}
+
+void SuiteRun::try_enter() {
+    guarded("starting the suite in its box", [&] {
+        if (!box_->enter_done()) return;
+        res_.start_method = box_->entry_method();
+        unwatch(step_timer_->fd());
+        step_timer_.reset();
+        launch();
+    });
+}
+
+// The child is in its box: let it exec, and watch everything.
+void SuiteRun::launch() {
     res_.cgroup = box_->describe();  // a systemd scope knows its cgroup only once it runs
-    res_.notes = box_->notes();
-    if (!no_cgroupns_why.empty()) res_.notes.push_back(no_cgroupns_why);
-    out_w.reset();
-    err_w.reset();
-    pid_ = held->pid();
-    pids_seen_.insert(pid_);
-    pidfd_ = held->take_pidfd();
+    for (auto& n : box_->notes()) note(n);
+    pidfd_ = held_->take_pidfd();
     t0_ = Clock::now();
-    std::string exec_error = held->release();
-    if (!exec_error.empty()) {
-        ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), nullptr, WEXITED);
-        pid_ = -1;
-        return fail_launch(exec_error);
-    }
+    exec_.emplace(held_->go());
+    held_.reset();  // released: its destructor no longer kills it
+    phase_ = Phase::Running;
+    r_.attribution.seen(attribution_id_, pid_, 0, monotonic_now_s());
 
+    r_.watch(exec_->fd(), EPOLLIN, [this](std::uint32_t) { on_exec_pipe(); }, watched_);
     watch_stream(*out_);
     watch_stream(*err_);
-    r_.watch(pidfd_.get(), EPOLLIN, [this](std::uint32_t) { on_main_exit(); }, watched_);
+    r_.watch(pidfd_.get(), EPOLLIN, [this](std::uint32_t) { guarded("reaping the suite's main process", [&] { on_main_exit(); }); },
+             watched_);
     if (int pfd = box_->populated_fd(); pfd >= 0)
         r_.watch(pfd, EPOLLPRI, [this](std::uint32_t) {
-            try {
+            guarded("watching the suite's box", [&] {
                 box_->populated();  // reading through the fd re-arms its notification
-            } catch (const Error&) {
-            }
-            check_done();
+                check_done();
+            });
         }, watched_);
     sample_timer_.emplace();
     sample_timer_->arm_periodic(spec_.sample_interval);
     r_.watch(sample_timer_->fd(), EPOLLIN, [this](std::uint32_t) {
-        if (sample_timer_->consume()) on_sample();
+        if (!sample_timer_->consume()) return;
+        on_sample();
+        // Without cgroup.events (unboxed) the samples are what notices an empty box.
+        if (box_ && box_->populated_fd() < 0) guarded("watching the suite's box", [&] { check_done(); });
     }, watched_);
     deadline_.emplace();
     if (spec_.timeout) deadline_->arm_once(*spec_.timeout);
     r_.watch(deadline_->fd(), EPOLLIN, [this](std::uint32_t) {
-        if (deadline_->consume()) on_deadline();
+        if (deadline_->consume()) guarded("ending the suite's tree", [&] { on_deadline(); });
     }, watched_);
     on_sample();  // t = 0
 }
 
+void SuiteRun::on_exec_pipe() {
+    if (!exec_ || !exec_->pump()) return;
+    // End of the pipe: exec happened, or the child wrote what failed and exits 127.
+    if (!exec_->error().empty() && res_.launch_error.empty()) res_.launch_error = exec_->error();
+    unwatch(exec_->fd());  // before the fd is closed and its number reused
+    exec_.reset();
+    guarded("watching the suite's box", [&] { check_done(); });
+}
+
+void SuiteRun::on_backend_event(Backend* backend) {
+    if (backend != backend_) return;
+    if (phase_ == Phase::Entering && step_timer_) try_enter();
+    if (phase_ == Phase::Releasing) release_step();
+}
+
+void SuiteRun::on_step_timer() {
+    if (!step_timer_ || !step_timer_->consume()) return;
+    switch (phase_) {
+        case Phase::Entering:
+            return try_enter();
+        case Phase::Killing:
+            return kill_round();
+        case Phase::Releasing:
+            return release_step();
+        default:
+            return;
+    }
+}
+
+// ---- running ----------------------------------------------------------------------------------
+
 void SuiteRun::on_sample() {
-    if (phase_ == Phase::Done || !box_) return;
+    if (phase_ == Phase::Done || phase_ == Phase::Releasing || !box_) return;
     try {
-        for (pid_t p : box_->pids()) pids_seen_.insert(p);
+        const double now_mono = monotonic_now_s();
+        std::set<pid_t> pids;
+        for (pid_t p : box_->pids()) {
+            pids.insert(p);
+            // A new process in the box (or a pid back as another process): its identity for the OOM
+            // attribution is (pid, start time).
+            std::uint64_t start_ticks = 0;
+            if (!last_pids_.count(p)) {
+                if (auto st = parse_proc_stat(read_file_if_exists(fmt::format("/proc/{}/stat", p)).value_or("")))
+                    start_ticks = st->start_ticks;
+            }
+            r_.attribution.seen(attribution_id_, p, start_ticks, now_mono);
+        }
+        last_pids_ = std::move(pids);
         BoxSample s = box_->sample();
         double t = seconds_since(t0_);
         if (box_->enforced()) {
@@ -205,15 +309,22 @@ void SuiteRun::on_sample() {
             !box_->oom_group_native() && box_->oom_kills_now() > 0) {
             oom_group_done_ = true;
             res_.oom_group_killed = true;
-            int n = box_->kill_all();
-            res_.notes.push_back(fmt::format(
+            KillRound k = box_->kill_round();
+            for (auto& n : k.notes) note(n);
+            note(fmt::format(
                 "memory.oom_group (emulated): corral killed the suite's remaining {} after its OOM kill at t={}",
-                n == 1 ? std::string("process") : fmt::format("{} processes", n), format_seconds(t)));
+                k.signalled == 1 ? std::string("process") : fmt::format("{} processes", k.signalled), format_seconds(t)));
+            if (k.again) begin_kill();  // more rounds (freeze-and-signal) until the tree is gone
         }
-    } catch (const Error&) {
-        // a sample lost while the box is torn down is not worth failing the run
+    } catch (const Error& e) {
+        // A sample can fail while the tree ends (a process gone between reading its pid and its
+        // files); say the first such failure, keep sampling.
+        if (!sample_error_noted_) {
+            sample_error_noted_ = true;
+            note(fmt::format("a memory sample failed at t={} (later ones went on): {}", format_seconds(seconds_since(t0_)),
+                             e.what()));
+        }
     }
-    if (box_->populated_fd() < 0) check_done();  // no cgroup.events to tell us
 }
 
 void SuiteRun::on_main_exit() {
@@ -243,20 +354,14 @@ void SuiteRun::on_deadline() {
             res_.timeout_snapshot = snapshot(box_->pids());
             if (!spec_.on_timeout.empty()) return start_hook();
             return begin_termination();
-        case Phase::Hook:
-            if (hook_pidfd_) ::syscall(SYS_pidfd_send_signal, hook_pidfd_.get(), SIGKILL, nullptr, 0);
-            if (res_.on_timeout) res_.on_timeout->timed_out = true;
-            return begin_termination();
-        case Phase::Grace: {
-            phase_ = Phase::Killing;
-            res_.kill_signalled = box_->kill_all();
-            return check_done();
-        }
-        case Phase::Killing:
-        case Phase::Done:
+        case Phase::Grace:
+            return begin_kill();
+        default:
             return;
     }
 }
+
+// ---- the on_timeout hook: its own process group and its own time limit --------------------------
 
 void SuiteRun::start_hook() {
     phase_ = Phase::Hook;
@@ -273,14 +378,34 @@ void SuiteRun::start_hook() {
     sp.new_cgroup_ns = false;
     sp.oom_score_adj = r_.opts.child_oom_score_adj;
     try {
-        hook_pidfd_ = spawn_now(sp, hook_pid_);
+        hook_pidfd_ = spawn_now(sp, hook_pid_);  // setsid: the hook leads a process group of its own
     } catch (const Error& e) {
         res_.on_timeout->error = e.what();
         return begin_termination();
     }
     hook_t0_ = Clock::now();
-    r_.watch(hook_pidfd_.get(), EPOLLIN, [this](std::uint32_t) { on_hook_exit(); }, watched_);
-    deadline_->arm_once(spec_.on_timeout_limit);
+    r_.watch(hook_pidfd_.get(), EPOLLIN, [this](std::uint32_t) { guarded("reaping the on_timeout hook", [&] { on_hook_exit(); }); },
+             watched_);
+    // The hook's limit is its own: an interrupt or the suite's grace never moves it.
+    hook_deadline_.emplace();
+    hook_deadline_->arm_once(spec_.on_timeout_limit);
+    r_.watch(hook_deadline_->fd(), EPOLLIN, [this](std::uint32_t) {
+        if (hook_deadline_->consume()) guarded("ending the on_timeout hook", [&] { on_hook_deadline(); });
+    }, watched_);
+}
+
+// To the hook's whole process group (what it started too). The group outlives a reaped leader only
+// while a member lives, so its id cannot be another's while we signal it; once the hook is reaped
+// and its group empty, nothing is sent.
+void SuiteRun::signal_hook(int sig) {
+    if (hook_pid_ > 0) ::kill(-hook_pid_, sig);
+}
+
+void SuiteRun::on_hook_deadline() {
+    if (!hook_pidfd_) return;
+    if (res_.on_timeout) res_.on_timeout->timed_out = true;
+    signal_hook(SIGKILL);
+    if (phase_ == Phase::Hook) begin_termination();
 }
 
 void SuiteRun::on_hook_exit() {
@@ -288,7 +413,12 @@ void SuiteRun::on_hook_exit() {
     if (!st) return;
     unwatch(hook_pidfd_.get());
     hook_pidfd_.reset();
+    signal_hook(SIGKILL);  // what the hook left running in its group goes with it
     hook_pid_ = -1;
+    if (hook_deadline_) {
+        unwatch(hook_deadline_->fd());
+        hook_deadline_.reset();
+    }
     res_.on_timeout->exit_code = st->exit_code;
     res_.on_timeout->signal = st->signal;
     res_.on_timeout->duration_s = seconds_since(hook_t0_);
@@ -298,63 +428,88 @@ void SuiteRun::on_hook_exit() {
     check_done();
 }
 
+// ---- ending the tree ----------------------------------------------------------------------------
+
 void SuiteRun::begin_termination() {
-    if (phase_ == Phase::Grace || phase_ == Phase::Killing || phase_ == Phase::Done) return;
+    if (phase_ != Phase::Running && phase_ != Phase::Hook) return;
     phase_ = Phase::Grace;
+    grace_started_s_ = seconds_since(t0_);
     res_.term_signalled = box_->signal_all(SIGTERM);
     deadline_->arm_once(spec_.kill_grace);
     check_done();
 }
 
-void SuiteRun::interrupt() {
-    if (phase_ == Phase::Done) return;
-    res_.interrupted = true;
-    if (phase_ == Phase::Running || phase_ == Phase::Hook) begin_termination();
+void SuiteRun::begin_kill() {
+    if (phase_ == Phase::Killing || phase_ == Phase::Releasing || phase_ == Phase::Done) return;
+    phase_ = Phase::Killing;
+    deadline_->disarm();
+    if (!step_timer_) {
+        step_timer_.emplace();
+        r_.watch(step_timer_->fd(), EPOLLIN, [this](std::uint32_t) { guarded("ending the suite's tree", [&] { on_step_timer(); }); },
+                 watched_);
+    }
+    kill_round();
 }
 
-void SuiteRun::kill_now() {
-    if (phase_ == Phase::Done || !box_) return;
-    phase_ = Phase::Killing;
-    res_.kill_signalled = box_->kill_all();
+void SuiteRun::kill_round() {
+    if (phase_ != Phase::Killing) return;
+    KillRound k = box_->kill_round();
+    res_.kill_signalled = std::max(res_.kill_signalled, k.signalled);
+    for (auto& n : k.notes) note(n);
+    if (k.again) step_timer_->arm_once(*k.again);
     check_done();
 }
 
+void SuiteRun::interrupt() {
+    if (phase_ == Phase::Done || phase_ == Phase::Releasing) return;
+    res_.interrupted = true;
+    guarded("ending the suite's tree", [&] {
+        if (phase_ == Phase::Entering) throw Error("corral was interrupted before the suite started");
+        if (phase_ == Phase::Hook) signal_hook(SIGTERM);  // its own limit still holds
+        begin_termination();
+    });
+}
+
+void SuiteRun::kill_now() {
+    if (phase_ == Phase::Done || phase_ == Phase::Releasing) return;
+    res_.interrupted = true;
+    guarded("ending the suite's tree", [&] {
+        if (phase_ == Phase::Entering) throw Error("corral was interrupted before the suite started");
+        if (hook_pidfd_) {
+            signal_hook(SIGKILL);
+            if (res_.on_timeout) res_.on_timeout->error = "killed by corral's second interrupt";
+        }
+        if (phase_ == Phase::Grace) res_.grace_cut_s = seconds_since(t0_) - grace_started_s_;
+        begin_kill();
+    });
+}
+
+// ---- the end ------------------------------------------------------------------------------------
+
 void SuiteRun::check_done() {
-    if (phase_ == Phase::Done || !main_done_ || hook_pidfd_) return;
-    try {
-        if (box_->populated()) return;
-    } catch (const Error&) {
-        // the box vanished: treat it as empty
-    }
+    if (phase_ == Phase::Entering || phase_ == Phase::Releasing || phase_ == Phase::Done) return;
+    if (!main_done_ || hook_pidfd_ || exec_) return;
+    if (box_->populated()) return;
     finish();
 }
 
-bool SuiteRun::take_oom(const OomRecord& rec) {
-    bool mine = box_name_.empty() ? pids_seen_.count(rec.victim_pid) > 0 : belongs_to_suite(rec, box_name_, pids_seen_);
-    if (!mine) return false;
-    WhoseLimit whose = box_name_.empty() ? (rec.global ? WhoseLimit::Host : WhoseLimit::Ancestor)
-                                         : classify(rec, box_name_);
-    OomKill k;
-    k.victim_pid = rec.victim_pid;
-    k.victim_comm = rec.victim_comm;
-    k.whose = whose_limit_name(whose);
-    k.oom_memcg = rec.oom_memcg;
-    k.anon_rss_kb = rec.anon_rss_kb;
-    k.victim_line = rec.victim_line;
-    k.detail = oom_record_to_json(rec, whose, start_mono_s_, wall_clock_offset());
-    res_.oom_records.push_back(std::move(k));
-    if (phase_ == Phase::Done) finalize(res_);  // a record that came after the suite ended
-    return true;
-}
-
 void SuiteRun::finish() {
-    for (int fd : watched_) r_.loop.remove(fd);
-    watched_.clear();
+    if (phase_ == Phase::Releasing || phase_ == Phase::Done) return;
+    unwatch_all();
+    sample_timer_.reset();
+    deadline_.reset();
+    hook_deadline_.reset();
+    step_timer_.reset();
     r_.poll_oom();  // the kernel logs an OOM kill before its victim dies: the record is there now
     if (out_) out_->drain();
     if (err_) err_->drain();
+    for (const auto* s : {&out_, &err_})
+        if (*s) {
+            res_.live_output_dropped += (*s)->dropped_live();
+            if (auto e = (*s)->file_error(); !e.empty()) note(e);
+        }
     res_.duration_s = seconds_since(t0_);
-    if (box_ && pid_ > 0) on_sample();  // the last sample: a suite shorter than one interval has only t=0 else
+    if (box_ && pid_ > 0 && !failing_) on_sample();  // the last sample: a suite shorter than one interval has only t=0 else
     if (box_) {
         try {
             BoxCounters c = box_->counters();
@@ -373,12 +528,10 @@ void SuiteRun::finish() {
             res_.pids_events = std::move(c.pids_events);
             res_.cpu_stat = std::move(c.cpu_stat);
             res_.systemd = std::move(c.manager_view);
-            for (auto& n : box_->notes())  // remarks made while measuring
-                if (std::find(res_.notes.begin(), res_.notes.end(), n) == res_.notes.end()) res_.notes.push_back(n);
+            for (auto& n : box_->notes()) note(n);  // remarks made while measuring
         } catch (const Error& e) {
-            res_.notes.push_back(std::string("reading the box's counters failed: ") + e.what());
+            note(std::string("reading the box's counters failed: ") + e.what());
         }
-        box_.reset();  // ends anything left and removes the cgroups
     }
     if (!res_.peak_bytes && !res_.samples.empty()) {
         for (const auto& s : res_.samples) res_.peak_bytes = std::max(res_.peak_bytes.value_or(0), s.bytes);
@@ -392,12 +545,82 @@ void SuiteRun::finish() {
         res_.peak_bytes = *res_.limits.memory_max;
         res_.peak_source = "memory.max, reached (memory.events max)";
     }
-    phase_ = Phase::Done;
+    r_.attribution.suite_ended(attribution_id_, monotonic_now_s());
     finalize(res_);
+    // Let the box go (remove its cgroups, unload its unit) from the loop.
+    phase_ = Phase::Releasing;
+    phase_since_ = Clock::now();
+    if (!box_) {
+        phase_ = Phase::Done;
+        return;
+    }
+    step_timer_.emplace();
+    r_.watch(step_timer_->fd(), EPOLLIN, [this](std::uint32_t) { on_step_timer(); }, watched_);
+    release_step();
 }
 
-SuiteRun::~SuiteRun() {
+void SuiteRun::release_step() {
+    if (phase_ != Phase::Releasing) return;
+    std::optional<Duration> again;
+    try {
+        again = box_->release();
+    } catch (const std::exception& e) {
+        note(fmt::format("its box could not be removed: {}; a later run removes it", e.what()));
+        r_.boxes_left = true;
+    }
+    if (again && Clock::now() - phase_since_ > kReleaseLimit) {
+        note(fmt::format("its box was still there {} after the suite ended; a later run removes it",
+                         format_duration(kReleaseLimit)));
+        r_.boxes_left = true;
+        again.reset();
+    }
+    if (again) {
+        step_timer_->arm_once(*again);
+        return;
+    }
+    unwatch_all();
+    step_timer_.reset();
+    box_.reset();  // released (or given up on: the destructor does not wait)
+    phase_ = Phase::Done;
+    finalize(res_);  // notes made while releasing
+}
+
+void SuiteRun::take_oom(const OomRecord& rec) {
+    WhoseLimit whose = box_name_.empty() ? (rec.global ? WhoseLimit::Host : WhoseLimit::Ancestor)
+                                         : classify(rec, box_name_);
+    res_.oom_records.push_back(make_oom_kill(rec, whose, start_mono_s_));
+    if (phase_ == Phase::Releasing || phase_ == Phase::Done) finalize(res_);  // it came after the suite ended
+}
+
+// ---- output -------------------------------------------------------------------------------------
+
+OutputStream SuiteRun::make_stream(UniqueFd read_end, const char* ext, LiveOutput& live) {
+    std::string file = fmt::format("{}.{}", spec_.name, ext);
+    std::string path = r_.opts.report_dir + "/" + file;
+    UniqueFd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!f) throw_errno("create " + path);
+    (std::string(ext) == "stdout" ? res_.stdout_file : res_.stderr_file) = file;
+    std::string prefix = r_.opts.prefix_output ? "[" + spec_.name + "] " : "";
+    return OutputStream(std::move(read_end), std::move(f), path, &live, prefix, &res_.last_line);
+}
+
+void SuiteRun::watch_stream(OutputStream& s) {
+    r_.watch(s.fd(), EPOLLIN, [this, &s](std::uint32_t) {
+        if (!s.pump()) {
+            unwatch(s.fd());  // before the fd is closed and its number reused
+            s.drain();
+        }
+    }, watched_);
+}
+
+void SuiteRun::unwatch(int fd) {
+    r_.loop.remove(fd);
+    std::erase(watched_, fd);
+}
+
+void SuiteRun::unwatch_all() {
     for (int fd : watched_) r_.loop.remove(fd);
+    watched_.clear();
 }
 
 }  // namespace corral

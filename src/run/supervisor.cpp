@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <deque>
 #include <fmt/format.h>
@@ -26,6 +27,7 @@
 #include "corral/run/output.hpp"
 #include "corral/run/procinfo.hpp"
 #include "corral/run/spawn.hpp"
+#include "corral/run/signals.hpp"
 #include "corral/run/suite_run.hpp"
 
 namespace corral {
@@ -94,6 +96,9 @@ RunOutcome run_suites(Backend& backend, const std::vector<SuiteSpec>& suites, co
     auto& results = outcome.results;
     bool& interrupted = outcome.interrupted;
     results.resize(suites.size());
+    std::optional<Signals> own_signals;
+    Signals* signals = opts.signals;
+    if (!signals) signals = &own_signals.emplace();
     Runner runner(backend, opts);
     auto& runs = runner.runs;
     runs.resize(suites.size());
@@ -101,41 +106,64 @@ RunOutcome run_suites(Backend& backend, const std::vector<SuiteSpec>& suites, co
     // they would go to init, and a box could empty with corral never seeing them exit.
     if (::prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) throw_errno("prctl(PR_SET_CHILD_SUBREAPER)");
 
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGCHLD);
-    sigset_t old;
-    if (::sigprocmask(SIG_BLOCK, &mask, &old) < 0) throw_errno("sigprocmask");
-    struct Restore {
-        sigset_t old;
-        ~Restore() { ::sigprocmask(SIG_SETMASK, &old, nullptr); }
-    } restore{old};
-    UniqueFd sfd(::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
-    if (!sfd) throw_errno("signalfd");
-
     std::deque<size_t> pending;
     for (size_t i = 0; i < suites.size(); ++i) pending.push_back(i);
     int signals_seen = 0;
 
-    runner.loop.add(sfd.get(), EPOLLIN, [&](std::uint32_t) {
-        signalfd_siginfo si;
-        while (::read(sfd.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
-            if (si.ssi_signo == SIGCHLD) {
+    runner.loop.add(signals->fd(), EPOLLIN, [&](std::uint32_t) {
+        for (int sig : signals->read()) {
+            if (sig == SIGCHLD) {
                 reap_orphans(runs);
                 continue;
             }
             interrupted = true;
             ++signals_seen;
-            std::cerr << fmt::format("corral: got {}: {} running suites\n", strsignal(static_cast<int>(si.ssi_signo)),
-                                     signals_seen == 1 ? "ending the" : "killing the");
+            runner.say(fmt::format("got {}: {} running suites", strsignal(sig),
+                                   signals_seen == 1 ? "ending the" : "killing the"));
             for (auto& r : runs)
                 if (r) signals_seen == 1 ? r->interrupt() : r->kill_now();
         }
     });
     if (opts.oom && opts.oom->fd() >= 0)
         runner.loop.add(opts.oom->fd(), EPOLLIN, [&](std::uint32_t) { runner.poll_oom(); });
+
+    // The backends' managers (the systemd bus): their events move boxes that wait for a job or an
+    // unload; a method call may have read a signal along with its reply, so each wait starts with a
+    // dispatch.
+    std::vector<Backend*> backends = opts.backends;
+    if (backends.empty()) backends.push_back(&backend);
+    auto dispatch = [&](Backend* b) {
+        try {
+            b->dispatch();
+        } catch (const Error& e) {
+            runner.say(fmt::format("warning: {}: reading the service manager's messages: {}", b->name(), e.what()));
+        }
+        for (auto& r : runs)
+            if (r) r->on_backend_event(b);
+    };
+    for (Backend* b : backends)
+        if (int fd = b->event_fd(); fd >= 0) runner.loop.add(fd, EPOLLIN, [&, b](std::uint32_t) { dispatch(b); });
+    // corral's own stdout/stderr: watched for EPOLLOUT only while they hold what a slow reader has
+    // not taken yet.
+    std::array<std::pair<LiveOutput*, int>, 2> lives{{{&runner.live_out, -1}, {&runner.live_err, -1}}};
+    runner.loop.before_wait([&] {
+        for (Backend* b : backends)
+            if (b->event_fd() >= 0) dispatch(b);
+        for (auto& [live, watched] : lives) {
+            int want = live->poll_fd();
+            if (want == watched) continue;
+            if (watched >= 0) runner.loop.remove(watched);
+            watched = -1;
+            if (want >= 0) {
+                try {
+                    runner.loop.add(want, EPOLLOUT, [live = live](std::uint32_t) { live->flush(); });
+                    watched = want;
+                } catch (const Error&) {
+                    // not pollable: the next write tries again
+                }
+            }
+        }
+    });
 
     auto active = [&] {
         size_t n = 0;
@@ -163,7 +191,12 @@ RunOutcome run_suites(Backend& backend, const std::vector<SuiteSpec>& suites, co
         bool settled = false;
         settle.arm_once(opts.oom_settle);
         runner.loop.add(settle.fd(), EPOLLIN, [&](std::uint32_t) { settled = settle.consume() || settled; });
-        while (!settled) runner.loop.run_once(-1);
+        const int seen_before = signals_seen;
+        // Until every count has its records, the window ends, or an interrupt cuts it short.
+        while (!settled && signals_seen == seen_before &&
+               std::any_of(results.begin(), results.end(),
+                           [](const SuiteResult& r) { return r.oom_kills > r.oom_records.size(); }))
+            runner.loop.run_once(-1);
         runner.loop.remove(settle.fd());
         runner.poll_oom();
     }
@@ -179,6 +212,10 @@ RunOutcome run_suites(Backend& backend, const std::vector<SuiteSpec>& suites, co
     }
     reap_orphans(runs);
     outcome.run_oom_records = std::move(runner.run_oom_records);
+    outcome.boxes_left = runner.boxes_left;
+    outcome.live_output_dropped = runner.live_out.dropped() + runner.live_err.dropped();
+    runner.live_out.drain(std::chrono::seconds(5));
+    runner.live_err.drain(std::chrono::seconds(5));
     return outcome;
 }
 

@@ -25,11 +25,16 @@ TEST_CASE("a timeout ends a tree that ignores SIGTERM including its daemon", "[h
     HostCase hc;
     const std::string marker = hc.marker("hang");
     TempDir reports("hang");
-    auto r =
-        run_corral(adhoc(reports.path(),
-                         {"--name", "hang", "--memory-max", "128M", "--timeout", "2s", "--kill-grace", "1s"},
-                         {prog("hang_daemon"), marker}),
-                   within(30s));
+    // Both ways to end a tree: cgroup.kill (Linux 5.14+), and freeze → SIGKILL each → thaw (before 5.14,
+    // or a pure v1 machine), which CORRAL_COMPAT=no-cgroup-kill takes on this kernel.
+    const bool cgroup_kill = GENERATE(true, false);
+    CAPTURE(cgroup_kill);
+    std::vector<std::string> argv{"env", cgroup_kill ? "CORRAL_COMPAT=" : "CORRAL_COMPAT=no-cgroup-kill", corral_bin()};
+    for (const auto& a : adhoc(reports.path(),
+                               {"--name", "hang", "--memory-max", "128M", "--timeout", "2s", "--kill-grace", "1s"},
+                               {prog("hang_daemon"), marker}))
+        argv.push_back(a);
+    auto r = run(argv, within(30s));
     INFO(r.describe());
     CHECK(!r.hung);
     CHECK(r.exit_code == 1);
@@ -38,6 +43,8 @@ TEST_CASE("a timeout ends a tree that ignores SIGTERM including its daemon", "[h
     const Json& s = suite(report, "hang");
     CHECK(str(s, "/verdict") == "timeout");
     CHECK(str(s, "/signal") == "SIGKILL");  // SIGTERM is ignored: only the SIGKILL after the grace ends it
+    CHECK(str(s, "/kill_method") == (cgroup_kill ? "cgroup.kill" : "freeze-and-signal"));
+    CHECK(num(s, "/kill_signalled") >= 2);  // the main process's tree and the daemon
     CHECK(num(s, "/limits/timeout_s") == 2);
     const double duration = num(s, "/duration_s");
     CHECK(duration >= 2.0);
@@ -200,8 +207,7 @@ TEST_CASE("a suite gets fds 0, 1 and 2 only, whatever corral inherited", "[host]
     HostCase hc;
     TempDir reports("fds");
     // corral started with fds 10, 16 and 251 open (not close-on-exec), as a careless caller leaves them.
-    std::vector<std::string> argv{"bash", "-c", "exec 10</dev/null 16</dev/null 251</dev/null; exec \"$@\"", "bash",
-                                  corral_bin()};
+    std::vector<std::string> argv{prog("with_fds"), "10,16,251", corral_bin()};
     for (const auto& a : adhoc(reports.path(), {"--name", "fds"}, {prog("fds")})) argv.push_back(a);
     auto r = run(argv, within(30s));
     INFO(r.describe());

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "corral/base/fd.hpp"
+#include "corral/oom/attribution.hpp"
 #include "corral/oom/oom_record.hpp"
 #include "corral/report/result.hpp"
 
@@ -99,7 +100,7 @@ TEST_CASE("parse_kmsg_record reads the prefix, decodes hex escapes and drops con
     auto c = GENERATE(values<KmsgCase>({
         {"6,1579,4817671869,-;memory: usage 32768kB, limit 32768kB, failcnt 41\n",
          KernelLine{1579, 4817671869, 6, "memory: usage 32768kB, limit 32768kB, failcnt 41"}},
-        {"12,1791,4923713933,-;corral-clock-probe\n", KernelLine{1791, 4923713933, 4, "corral-clock-probe"}},
+        {"12,1791,4923713933,-;corral-clock-probe\n", KernelLine{1791, 4923713933, 4, "corral-clock-probe", false}},  // facility user
         {"4,1553,4817671575,-; <TASK>\n", KernelLine{1553, 4817671575, 4, " <TASK>"}},
         {"6,339,5140900,-,caller=T1;with caller field\n", KernelLine{339, 5140900, 6, "with caller field"}},
         {"6,5,10,c;old continuation flag", KernelLine{5, 10, 6, "old continuation flag"}},
@@ -126,6 +127,30 @@ TEST_CASE("parse_kmsg_record reads the prefix, decodes hex escapes and drops con
     CHECK(got->mono_us == c.want->mono_us);
     CHECK(got->priority == c.want->priority);
     CHECK(got->text == c.want->text);
+    CHECK(got->from_kernel == c.want->from_kernel);
+}
+
+TEST_CASE("OomParser takes only the kernel's lines: a process's own OOM-looking lines in /dev/kmsg are ignored",
+          "[oom][kmsg]") {
+    // What `echo '…' > /dev/kmsg` gives (facility user, 12 = LOG_USER|LOG_WARNING) next to the kernel's.
+    OomParser p;
+    for (const char* raw : {"12,10,100,-;x invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0\n",
+                            "12,11,101,-;oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,"
+                            "oom_memcg=/corral-a-1a2b3c4d,task_memcg=/corral-a-1a2b3c4d,task=x,pid=4242,uid=0\n",
+                            "11,12,102,-;Memory cgroup out of memory: Killed process 4242 (x) total-vm:1kB, "
+                            "anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:0\n"}) {
+        auto line = parse_kmsg_record(raw);
+        REQUIRE(line);
+        CHECK_FALSE(line->from_kernel);
+        p.feed(*line);
+    }
+    CHECK(p.take_complete().empty());
+    // The same text from the kernel (facility kern) is a record.
+    auto real = parse_kmsg_record("3,13,103,-;Memory cgroup out of memory: Killed process 4242 (x) total-vm:1kB, "
+                                  "anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:0\n");
+    REQUIRE(real);
+    p.feed(*real);
+    CHECK(p.take_complete().size() == 1);
 }
 
 TEST_CASE("OomParser turns each fixture into exactly one record with the expected fields", "[oom]") {
@@ -332,13 +357,14 @@ TEST_CASE("cgroup_path_matches compares whole path components at the end of a pr
     CHECK(cgroup_path_matches(c.kernel_path, c.suffix) == c.matches);
 }
 
-TEST_CASE("classify and belongs_to_suite attribute records to a suite's box", "[oom]") {
+TEST_CASE("classify and the box path attribute records to a suite's box", "[oom]") {
     auto c = GENERATE(values<AttributionCase>({
         {"v1_memcg.txt", "corral-fixture-x", {}, WhoseLimit::Own, true},
         {"v1_memcg.txt", "/corral-fixture-x", {}, WhoseLimit::Own, true},
         {"v1_memcg.txt", kProcessApi + "/corral-fixture-x", {}, WhoseLimit::Own, true},
         {"v1_memcg.txt", "corral-other", {}, WhoseLimit::Ancestor, false},
-        {"v1_memcg.txt", "corral-other", {13692}, WhoseLimit::Ancestor, true},  // a pid seen in the box
+        // the record names its cgroups: a pid seen in another box does not change that
+        {"v1_memcg.txt", "corral-other", {13692}, WhoseLimit::Ancestor, false},
         {"v1_memcg.txt", "corral-other", {13691, 13693}, WhoseLimit::Ancestor, false},
         // the parent's limit killed a task in the box: ancestor
         {"v1_ancestor.txt", "corral-unit-1a2b3c4d", {}, WhoseLimit::Ancestor, true},
@@ -354,7 +380,7 @@ TEST_CASE("classify and belongs_to_suite attribute records to a suite's box", "[
         {"v2_global_vm.txt", "/" + kGlobalBox, {}, WhoseLimit::Host, true},
         {"v2_global_vm.txt", "corral-global-9ee45d8", {}, WhoseLimit::Host, false},
         {"v2_global_vm.txt", "corral-unit-5e6f7a8b", {}, WhoseLimit::Host, false},
-        {"v2_global_vm.txt", "corral-unit-5e6f7a8b", {127}, WhoseLimit::Host, true},
+        {"v2_global_vm.txt", "corral-unit-5e6f7a8b", {127}, WhoseLimit::Host, false},
         {"no_invoked.txt", "corral-unit-1a2b3c4d", {}, WhoseLimit::Own, true},
         {"split_interleaved.txt", "corral-unit-1a2b3c4d", {}, WhoseLimit::Own, true},
         {"split_interleaved.txt", "worker", {}, WhoseLimit::Own, true},
@@ -363,7 +389,75 @@ TEST_CASE("classify and belongs_to_suite attribute records to a suite's box", "[
     CAPTURE(c.fixture, c.box);
     OomRecord r = only_record(c.fixture);
     CHECK(whose_limit_name(classify(r, c.box)) == whose_limit_name(c.whose));
-    CHECK(belongs_to_suite(r, c.box, c.pids) == c.belongs);
+    OomAttribution a;
+    const std::size_t suite = a.add_suite(c.box, 0, 0.1);
+    const double t = static_cast<double>(r.mono_us) / 1e6;
+    for (pid_t p : c.pids) a.seen(suite, p, 1, t - 0.05);
+    CHECK(a.owner(r).has_value() == c.belongs);
+}
+
+namespace {
+
+// A record as the kernel writes it in an OOM storm past its rate limit: the "Killed process" line
+// only, no oom-kill: header with the cgroup paths.
+OomRecord headerless(pid_t victim, double t_s) {
+    OomRecord r;
+    r.constraint = "";
+    r.victim_pid = victim;
+    r.victim_comm = "worker";
+    r.mono_us = static_cast<std::uint64_t>(t_s * 1e6);
+    r.victim_line = "Memory cgroup out of memory: Killed process " + std::to_string(victim) + " (worker)";
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("OOM attribution: the box path decides, a pid only while that process is in the box, never after the end",
+          "[oom][attribution]") {
+    OomAttribution a;
+    const std::size_t one = a.add_suite("corral-one-1a2b3c4d", 10.0, 0.1);
+    const std::size_t two = a.add_suite("corral-two-1a2b3c4d", 10.0, 0.1);
+    SECTION("a record naming a box is that suite's, whatever pid another box held") {
+        a.seen(two, 500, 7, 10.5);
+        OomRecord r = headerless(500, 10.55);
+        r.constraint = "CONSTRAINT_MEMCG";
+        r.oom_memcg = r.task_memcg = "/process_api/x/corral-one-1a2b3c4d";
+        CHECK(a.owner(r) == std::optional<std::size_t>(one));
+    }
+    SECTION("a header-less record goes to the suite whose box held the victim at the time") {
+        a.seen(one, 600, 7, 10.2);
+        a.seen(one, 600, 7, 10.3);
+        CHECK(a.owner(headerless(600, 10.35)) == std::optional<std::size_t>(one));
+        CHECK_FALSE(a.owner(headerless(601, 10.35)));  // never seen in a box
+    }
+    SECTION("a reused pid: the latest process with that pid before the kill decides") {
+        a.seen(one, 700, 7, 10.1);   // suite one's process 700 ...
+        a.seen(one, 700, 7, 10.2);   // ... ends after 10.2
+        a.seen(two, 700, 99, 10.4);  // the pid comes back in suite two as another process
+        CHECK(a.owner(headerless(700, 10.45)) == std::optional<std::size_t>(two));
+        CHECK(a.owner(headerless(700, 10.25)) == std::optional<std::size_t>(one));
+    }
+    SECTION("a process last seen long before the kill no longer counts as in the box") {
+        a.seen(one, 800, 7, 10.1);
+        CHECK_FALSE(a.owner(headerless(800, 12.0)));  // its pid may belong to anyone by now
+    }
+    SECTION("a suite that ended before the record's time never takes it") {
+        a.seen(one, 900, 7, 10.1);
+        a.suite_ended(one, 10.15);
+        CHECK_FALSE(a.owner(headerless(900, 10.2)));
+        OomRecord named = headerless(900, 10.2);
+        named.oom_memcg = named.task_memcg = "/corral-one-1a2b3c4d";
+        CHECK_FALSE(a.owner(named));
+        CHECK(a.owner(headerless(900, 10.12)) == std::optional<std::size_t>(one));  // before its end: yes
+    }
+    SECTION("an unboxed suite (no cgroup) is matched by its session's pids even when the record has paths") {
+        OomAttribution u;
+        const std::size_t unboxed = u.add_suite("", 10.0, 0.1);
+        u.seen(unboxed, 321, 5, 10.3);
+        OomRecord r = headerless(321, 10.35);
+        r.oom_memcg = r.task_memcg = "/user.slice/session-1.scope";
+        CHECK(u.owner(r) == std::optional<std::size_t>(unboxed));
+    }
 }
 
 TEST_CASE("classify: other constraints are the host's, an unknown memcg is not the box's", "[oom]") {
@@ -426,7 +520,9 @@ TEST_CASE("the real global OOM record explains the suite's kill as a global OOM,
     CAPTURE(c.what);
     // As the supervisor attributes it (SuiteRun::take_oom): the suite's box, the record's whose_limit.
     const OomRecord rec = only_record("v2_global_vm.txt");
-    REQUIRE(belongs_to_suite(rec, kGlobalBox, {}));
+    OomAttribution a;
+    a.add_suite(kGlobalBox, static_cast<double>(rec.mono_us) / 1e6 - 11, 0.1);
+    REQUIRE(a.owner(rec) == std::optional<std::size_t>(0));
     const WhoseLimit whose = classify(rec, kGlobalBox);
     CHECK(whose == WhoseLimit::Host);
     SuiteResult r;
@@ -437,14 +533,7 @@ TEST_CASE("the real global OOM record explains the suite's kill as a global OOM,
     r.peak_bytes = 1924358144;  // the capture's memory.peak
     r.last_line = "allocated 1824 MiB";
     r.oom_kills = 1;
-    OomKill k;
-    k.victim_pid = rec.victim_pid;
-    k.victim_comm = rec.victim_comm;
-    k.whose = whose_limit_name(whose);
-    k.oom_memcg = rec.oom_memcg;
-    k.anon_rss_kb = rec.anon_rss_kb;
-    k.victim_line = rec.victim_line;
-    r.oom_records.push_back(k);
+    r.oom_records.push_back(make_oom_kill(rec, whose, 0));
     CHECK(decide_verdict(r) == Verdict::OomKilled);
     CHECK(explain(r) ==
           "OOM-killed by a global OOM (CONSTRAINT_NONE): the host or container ran out of memory, not the "

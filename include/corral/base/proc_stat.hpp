@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,6 +18,8 @@ struct ProcStat {
     pid_t ppid = 0;
     pid_t pgrp = 0;
     pid_t session = 0;
+    std::uint64_t start_ticks = 0;  // field 22, starttime: clock ticks after boot (a pid with another
+                                    // start time is another process)
 };
 std::optional<ProcStat> parse_proc_stat(const std::string& text);
 

@@ -14,30 +14,46 @@
 #include <vector>
 
 #include "corral/box/measure.hpp"
+#include "corral/box/tree_kill.hpp"
 #include "corral/profile/profile.hpp"
 
 namespace corral {
 
-// One suite's resource box. The destructor ends whatever is left in it and removes it.
+// One suite's resource box. No method waits: what takes time (a systemd job, a freezer, a unit
+// that unloads) is done in steps that say when to come back, driven by the run's event loop.
 class Box {
 public:
+    // Normally the box was released (release() returned nullopt). Otherwise (corral unwinding) it
+    // ends what is left and removes what it can without waiting, and warns about the rest.
     virtual ~Box() = default;
 
     // Writes the limits; throws Error naming the file, the value and errno text.
     virtual void apply_limits(const Limits& limits) = 0;
-    // Places pid in the box (every hierarchy). Called after fork, before the child execs.
-    virtual void enter(pid_t pid) = 0;
+    // Places pid in the box (every hierarchy). Called after fork, before the child execs. True when
+    // the child is in the box; false when that takes time (a systemd job): then call enter_done()
+    // after the backend's events (Backend::dispatch) and at least every enter_poll(), until it
+    // returns true. Both throw Error when the child cannot be placed.
+    virtual bool enter(pid_t pid) = 0;
+    virtual bool enter_done() { return true; }
+    static constexpr Duration enter_poll() { return std::chrono::milliseconds(50); }
 
     // An fd whose EPOLLPRI says "populated changed" (cgroup.events), or -1: poll populated().
     virtual int populated_fd() const = 0;
     virtual bool populated() = 0;
     virtual std::vector<pid_t> pids() = 0;
 
-    // Sends sig to every process in the box; returns how many were signalled.
+    // Sends sig to every process in the box now; returns how many were signalled.
     virtual int signal_all(int sig) = 0;
-    // SIGKILL to the whole tree at once (cgroup.kill, or freeze → kill each → thaw until empty).
-    // Returns how many processes were alive to kill (best effort).
-    virtual int kill_all() = 0;
+    // Ends the whole tree with SIGKILL, one round a call (box/tree_kill.hpp): come back after
+    // `again` unless the box has emptied by then.
+    virtual KillRound kill_round() = 0;
+    // How kill_round() ends the tree: "cgroup.kill", "freeze-and-signal", "KillUnit" (the report's
+    // kill_method).
+    virtual std::string kill_method() const = 0;
+    // Lets go of the box once the suite is over and its counters are read: removes its cgroups, or
+    // lets its unit go. nullopt: done; else call again after at most this long (or after the
+    // backend's events). Throws Error when it cannot be done (the caller notes it and moves on).
+    virtual std::optional<Duration> release() { return std::nullopt; }
 
     virtual BoxSample sample() = 0;
     virtual BoxCounters counters() = 0;
@@ -90,6 +106,12 @@ public:
     // What setting up the backend changed on the machine (for the report and --verbose), e.g.
     // the launcher moving itself into a leaf cgroup.
     virtual std::vector<std::string> setup_notes() const { return {}; }
+    // An fd the run's event loop watches (EPOLLIN) for the backend (the systemd bus), or -1; then
+    // dispatch() handles what came, and is also called before every wait of the loop, for messages
+    // a method call read along with its reply. Boxes waiting in enter_done() or release() are asked
+    // again after it.
+    virtual int event_fd() const { return -1; }
+    virtual void dispatch() {}
 };
 
 }  // namespace corral

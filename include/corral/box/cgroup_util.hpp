@@ -11,6 +11,7 @@
 
 #include "corral/box/backend.hpp"
 #include "corral/box/measure.hpp"
+#include "corral/box/tree_kill.hpp"
 
 namespace corral {
 
@@ -29,8 +30,8 @@ void cg_enter(const std::string& dir, pid_t pid);
 // rmdir of dir and every cgroup below it, deepest first. Throws SysError naming the directory
 // (EBUSY: still has processes).
 void cg_remove_tree(const std::string& dir);
-// Sends sig to every pid listed in dir/cgroup.procs; returns how many were signalled.
-int cg_signal_procs(const std::string& dir, int sig);
+// Sends sig to every process of dir and the cgroups below it; returns how many were signalled.
+int cg_signal_tree(const std::string& dir, int sig);
 // Suite-box directory name: "corral-<suite>-<run id>".
 std::string box_dir_name(const std::string& suite, const std::string& run_id);
 // The run id of a box directory name, or "" when it is not one of ours.
@@ -42,8 +43,6 @@ std::vector<std::string> list_box_dirs(const std::string& dir);
 std::string cgroup_advice(int err, const std::string& path);
 // mkdir of a cgroup; a failure is a SysError naming the directory, with advice where there is some.
 void cg_make(const std::string& dir);
-// Waits until a cgroup2 directory's cgroup.events says "populated 0"; false on timeout.
-bool cg_wait_empty(const std::string& dir, int timeout_ms);
 // "populated" read through an open cgroup.events fd: kernfs keeps signalling EPOLLPRI on an fd until
 // that fd has read the file's new contents.
 bool cg_events_populated(int fd);
@@ -52,8 +51,21 @@ bool cg_events_populated(int fd);
 // new kernel (tests, and containers whose seccomp filter breaks a feature). True when `feature` is off.
 bool compat_disabled(const std::string& feature);
 
-// Kills what runs in, and removes, every box below `parents` whose launcher is gone.
-StaleCleanup cg_remove_stale_boxes(const std::vector<std::string>& parents, const std::string& own_run_id,
-                                   const LauncherGone& gone);
+// How to end the tree of a box made of these directories (any may be ""): cgroup.kill of the unified one
+// where the kernel has it (and CORRAL_COMPAT does not turn it off), else freeze-and-signal with the v1
+// freezer or the unified cgroup.freeze; processes listed from the unified directory, else the v1 memory one.
+TreeTarget box_kill_target(const std::string& unified_dir, const std::string& v1_freezer_dir,
+                           const std::string& v1_memory_dir);
+
+// Where a launcher's boxes live: its own cgroup in each hierarchy.
+struct BoxParents {
+    std::vector<std::string> dirs;  // every hierarchy's (v1 controllers and the unified one)
+    std::string unified, freezer, memory;  // the unified one; the v1 freezer and memory ones ("" without)
+};
+
+// Kills what runs in, and removes, every box below `parents` whose launcher is gone, box by box (all
+// hierarchies of one name together). A box that cannot be emptied or removed now (a process in
+// uninterruptible sleep) is left with a message and its run id in `remaining`: never an error.
+StaleCleanup cg_remove_stale_boxes(const BoxParents& parents, const std::string& own_run_id, const LauncherGone& gone);
 
 }  // namespace corral

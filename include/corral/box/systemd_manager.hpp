@@ -7,6 +7,8 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -63,8 +65,17 @@ public:
         return send(method, std::move(msg), err_out, r_out);
     }
 
-    // Waits for the JobRemoved signal of `job`; returns its result ("done", "failed", …).
-    std::string wait_job(const std::string& job, std::chrono::milliseconds limit);
+    // The bus connection's fd, for the run's event loop; dispatch() handles every message that
+    // came (JobRemoved and UnitRemoved are recorded for job_result() and unit_removed()).
+    int fd() const;
+    void dispatch();
+    // The result of a job ("done", "failed", …) once its JobRemoved signal came; nullopt before.
+    std::optional<std::string> job_result(const std::string& job);
+    // Whether the manager announced the unit's unloading (UnitRemoved) since we subscribed.
+    bool unit_removed(const std::string& unit) const { return removed_.count(unit) > 0; }
+    // Waits on the bus until the unit is unloaded, at most `limit`; for work before a run starts
+    // (stale scopes), never inside the run's event loop. True when it is gone.
+    bool wait_unloaded(const std::string& unit, std::chrono::milliseconds limit);
     // The unit's object path, or "" when the manager has no such unit loaded.
     std::string unit_path(const std::string& unit);
     std::string unit_string(const std::string& path, const char* iface, const char* prop);
@@ -78,11 +89,13 @@ private:
     MsgPtr new_call(const char* method);
     MsgPtr send(const char* method, MsgPtr msg, BusError* err_out, int* r_out);
     static int on_job_removed(sd_bus_message* m, void* userdata, sd_bus_error*);
+    static int on_unit_removed(sd_bus_message* m, void* userdata, sd_bus_error*);
 
     BusPtr bus_;
-    SlotPtr slot_;
+    SlotPtr job_slot_, unit_slot_;
     std::string kind_, version_;
     std::map<std::string, std::string> jobs_done_;
+    std::set<std::string> removed_;
 };
 
 }  // namespace corral

@@ -20,6 +20,10 @@ struct KernelLine {
     std::uint64_t mono_us = 0;  // kernel timestamp, microseconds (see wall_clock_offset)
     int priority = 6;           // syslog level 0..7 (the PRI field & 7)
     std::string text;           // the message, \xNN escapes decoded (may contain '\n')
+    // Facility kern (the PRI field >> 3 is 0): written by the kernel. A process with the right to write
+    // /dev/kmsg can log lines of its own (facility user by default), which must never count as the
+    // kernel's OOM report.
+    bool from_kernel = true;
 };
 
 // Parses one /dev/kmsg record: "PRI,SEQ,TS_US,FLAGS[,…];message\n" followed by optional
@@ -82,9 +86,6 @@ enum class WhoseLimit { Own, Ancestor, Host };
 WhoseLimit classify(const OomRecord& r, const std::string& suite_box_name);
 std::string whose_limit_name(WhoseLimit w);  // "own" | "ancestor" | "host"
 
-// The record concerns the suite: its task_memcg or oom_memcg is the box or below it, or the
-// victim is a pid the supervisor saw in the box.
-bool belongs_to_suite(const OomRecord& r, const std::string& box_name, const std::set<pid_t>& pids_seen);
 
 // Seconds to add to a kernel timestamp (CLOCK_MONOTONIC-based) to get Unix time:
 // CLOCK_REALTIME - CLOCK_MONOTONIC, now. /dev/kmsg stamps come from the kernel's local_clock(),

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "corral/box/measure.hpp"
+#include "corral/oom/oom_record.hpp"
 #include "corral/profile/profile.hpp"
 
 namespace corral {
@@ -97,6 +98,14 @@ struct SuiteResult {
     bool interrupted = false;  // corral got SIGINT/SIGTERM
     int term_signalled = 0;    // processes sent SIGTERM when ending the tree
     int kill_signalled = 0;    // processes still alive after the grace period (SIGKILLed)
+    // How the box ends a tree with SIGKILL: "cgroup.kill", "freeze-and-signal", "KillUnit"
+    // ("signal-each" unboxed); "" when the suite never had a box.
+    std::string kill_method;
+    // A second interrupt SIGKILLed the tree this long after the SIGTERM, cutting the grace short.
+    std::optional<double> grace_cut_s;
+    // Bytes of the suite's output that corral's own stdout/stderr could not take in time (a slow
+    // reader) and that were left out of the live stream; the output files have everything.
+    std::uint64_t live_output_dropped = 0;
 
     // measurements
     std::optional<std::uint64_t> peak_bytes;
@@ -135,6 +144,9 @@ struct SuiteResult {
     Verdict verdict = Verdict::LaunchError;
     std::string explanation;
 };
+
+// The suite's view of a kernel record (the report's oom.records entry, the summary's victim line).
+OomKill make_oom_kill(const OomRecord& rec, WhoseLimit whose, double suite_start_mono_s);
 
 // Verdict priority: launch-error, oom-killed (any OOM kill in the box, whatever the exit status),
 // timeout, interrupted, signaled, failed (non-zero exit), passed.

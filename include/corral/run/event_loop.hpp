@@ -20,10 +20,13 @@ public:
     void remove(int fd) noexcept;
     // Waits for events (timeout_ms -1 = forever) and dispatches them.
     void run_once(int timeout_ms = -1);
+    // Called at the start of every run_once, before the wait.
+    void before_wait(std::function<void()> f) { before_wait_ = std::move(f); }
 
 private:
     UniqueFd ep_;
     std::unordered_map<int, std::shared_ptr<Handler>> handlers_;
+    std::function<void()> before_wait_;
 };
 
 // A timerfd (CLOCK_MONOTONIC, non-blocking).

@@ -1,17 +1,21 @@
 // One output stream of a suite: pipe → file in the report dir, live pass-through, last line.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "corral/base/fd.hpp"
+#include "corral/run/live_output.hpp"
 
 namespace corral {
 
 class OutputStream {
 public:
-    // pipe_read: the parent's end (made non-blocking here); file: where everything is kept;
-    // live_fd: 1 or 2; prefix: "[suite] " for parallel runs, "" to pass bytes straight through.
-    OutputStream(UniqueFd pipe_read, UniqueFd file, int live_fd, std::string prefix, std::string* last_line);
+    // pipe_read: the parent's end (made non-blocking here); file: where everything is kept (path for
+    // messages); live: corral's stdout or stderr; prefix: "[suite] " for parallel runs, "" to pass
+    // bytes straight through.
+    OutputStream(UniqueFd pipe_read, UniqueFd file, std::string path, LiveOutput* live, std::string prefix,
+                 std::string* last_line);
 
     int fd() const noexcept { return pipe_.get(); }
     bool open() const noexcept { return static_cast<bool>(pipe_); }
@@ -19,6 +23,11 @@ public:
     bool pump();
     // Reads until EOF or nothing more is available, then closes.
     void drain();
+    // Bytes the live stream could not take (a slow reader); the file has them.
+    std::uint64_t dropped_live() const noexcept { return dropped_live_; }
+    // "" or what went wrong writing the file ("writing x.stdout failed after 1 MiB: No space left on
+    // device; the rest of the output is not in the file").
+    const std::string& file_error() const noexcept { return file_error_; }
 
 private:
     void feed(const char* data, size_t n);
@@ -27,10 +36,13 @@ private:
 
     UniqueFd pipe_;
     UniqueFd file_;
-    int live_fd_;
+    std::string path_;
+    LiveOutput* live_;
     std::string prefix_;
     std::string partial_;     // the current unfinished line
     std::string* last_line_;  // shared by a suite's stdout and stderr
+    std::uint64_t written_ = 0, dropped_live_ = 0;
+    std::string file_error_;
 };
 
 // The last complete, non-blank line of text, trimmed; "" if none.

@@ -17,12 +17,16 @@ public:
     RunLock& operator=(const RunLock&) = delete;
 
     const std::string& id() const noexcept { return id_; }
+    // Leave the lock file when the launcher exits (released, not removed): a box it could not
+    // remove is then stale by this file for later launchers.
+    void keep_file() noexcept { keep_ = true; }
 
     // /run/corral when writable, else $XDG_RUNTIME_DIR/corral, else /tmp/corral-<uid>;
     // $CORRAL_RUNTIME_DIR overrides.
     static std::string runtime_dir();
-    // True when a launcher holding that id's lock is alive.
-    static bool alive(const std::string& id);
+    // True only when that id's lock file is there and no launcher holds it: its launcher is gone.
+    // No lock file says nothing (a launcher with another CORRAL_RUNTIME_DIR may be running): false.
+    static bool gone(const std::string& id);
     // Removes a dead launcher's lock file.
     static void forget(const std::string& id);
 
@@ -30,6 +34,7 @@ private:
     std::string id_;
     std::string path_;
     UniqueFd fd_;
+    bool keep_ = false;
 };
 
 }  // namespace corral

@@ -47,9 +47,9 @@ public:
     pid_t pid() const noexcept { return pid_; }
     // Started by clone3(CLONE_INTO_CGROUP): already in its box.
     bool in_cgroup() const noexcept { return in_cgroup_; }
-    // Lets the child go on to unshare/chdir/exec. Returns "" when exec succeeded, else what
-    // failed ("execvp 'foo': No such file or directory"); the child has then exited (reap it).
-    std::string release();
+    // Lets the child go on to unshare/chdir/exec, without waiting for it: returns what tells how
+    // exec went (ExecWatch). Throws SysError when the child cannot be told (it died).
+    class ExecWatch go();
     // Hands over the pidfd (valid after release as well).
     UniqueFd take_pidfd() noexcept { return std::move(pidfd_); }
 
@@ -60,6 +60,23 @@ private:
     UniqueFd err_;
     bool in_cgroup_ = false;
     bool released_ = false;
+};
+
+// How the exec of a released child went, read from its error pipe without blocking: the pipe closes
+// on a successful exec (close-on-exec); a failure writes what failed, and the child exits 127.
+class ExecWatch {
+public:
+    explicit ExecWatch(UniqueFd err) : fd_(std::move(err)) {}
+    int fd() const noexcept { return fd_.get(); }
+    // Reads what is there; true once the outcome is known (the pipe's end: error() is final).
+    bool pump();
+    // "" when exec succeeded, else what failed ("execvp 'foo': No such file or directory").
+    const std::string& error() const noexcept { return error_; }
+
+private:
+    UniqueFd fd_;
+    std::string error_;
+    bool ended_ = false;
 };
 
 // Forks the child (new session, signals reset, stdin /dev/null) and holds it. Throws SysError.

@@ -1,5 +1,6 @@
-// One suite from start to an empty box: its box, main process, output, samples, timeout, hook
-// and the end of its tree, driven by the run's event loop.
+// One suite from start to a released box: its box, main process, output, samples, timeout, hook and
+// the end of its tree, driven by the run's event loop. Nothing here waits: each step that takes time
+// (a systemd job, a kill round, a box that unloads) arms a timer or waits for an fd.
 #pragma once
 
 #include <sys/types.h>
@@ -15,86 +16,122 @@
 
 #include "corral/base/fd.hpp"
 #include "corral/box/backend.hpp"
+#include "corral/oom/attribution.hpp"
 #include "corral/oom/oom_record.hpp"
 #include "corral/report/result.hpp"
 #include "corral/run/event_loop.hpp"
+#include "corral/run/live_output.hpp"
 #include "corral/run/output.hpp"
+#include "corral/run/spawn.hpp"
 #include "corral/run/supervisor.hpp"
 
 namespace corral {
 
 class SuiteRun;
 
-// What the suites of one run share: the backend, the options, the loop and the OOM records.
+// What the suites of one run share: the loop, the options, corral's own output, the OOM records.
 class Runner {
 public:
-    Runner(Backend& backend, const RunOptions& opts) : backend(backend), opts(opts) {}
+    Runner(Backend& backend, const RunOptions& opts);
 
     Backend& backend;
     const RunOptions& opts;
     EventLoop loop;
+    LiveOutput live_out, live_err;  // corral's stdout and stderr, never blocking the loop
     std::vector<std::unique_ptr<SuiteRun>> runs;
     std::vector<nlohmann::json> run_oom_records;
+    OomAttribution attribution;
+    bool boxes_left = false;  // a box could not be removed: a later run must find it stale
 
     // Reads the OOM source and hands every completed record to the suite it belongs to.
     void poll_oom();
     // Registers fd with the loop and records it in `owned`, the caller's list of its fds.
     void watch(int fd, std::uint32_t events, EventLoop::Handler h, std::vector<int>& owned);
+    // A message from corral itself on its stderr ("corral: …\n").
+    void say(const std::string& line);
 };
 
-// One suite from start to an empty box.
 class SuiteRun {
 public:
-    enum class Phase { Running, Hook, Grace, Killing, Done };
+    enum class Phase { Entering, Running, Hook, Grace, Killing, Releasing, Done };
 
-    SuiteRun(Runner& runner, const SuiteSpec& spec, SuiteResult& result) : r_(runner), spec_(spec), res_(result) {}
+    SuiteRun(Runner& runner, const SuiteSpec& spec, SuiteResult& result);
     ~SuiteRun();
+    SuiteRun(const SuiteRun&) = delete;
+    SuiteRun& operator=(const SuiteRun&) = delete;
 
     void start();
+    // First SIGINT/SIGTERM to corral: end the tree (SIGTERM, grace, SIGKILL); the hook gets SIGTERM.
     void interrupt();
+    // Second one: SIGKILL at once, the hook too.
     void kill_now();
     bool done() const { return phase_ == Phase::Done; }
-    bool owns_pid(pid_t p) const { return p == pid_ || p == hook_pid_; }
     bool started() const { return started_; }
-    // Attaches the record when it belongs to this suite (its box, or a pid seen in it).
-    bool take_oom(const OomRecord& rec);
+    // The backend has dispatched events: a box waiting for its manager (a job, an unload) may go on.
+    void on_backend_event(Backend* backend);
+    // Our own children (main process, held child, hook): the orphan reaper leaves them alone.
+    bool owns_pid(pid_t p) const { return p > 0 && (p == pid_ || p == hook_pid_); }
+    // A kernel record the attribution gave to this suite.
+    void take_oom(const OomRecord& rec);
+    std::size_t attribution_id() const { return attribution_id_; }
 
 private:
-    void fail_launch(const std::string& what);
+    // Runs a step of this suite; an error in it ends this suite (its verdict so far, or launch-error,
+    // with the error in its notes), never the run.
+    template <class F>
+    void guarded(const char* what, F&& step);
+    void fail(const std::string& what, const std::string& error);
+
+    void try_enter();
+    void launch();
+    void on_exec_pipe();
     void on_main_exit();
     void on_deadline();
+    void on_hook_deadline();
     void on_sample();
+    void on_step_timer();
     void on_hook_exit();
     void start_hook();
+    void signal_hook(int sig);
     void begin_termination();
+    void begin_kill();
+    void kill_round();
     void check_done();
     void finish();
-    OutputStream make_stream(UniqueFd read_end, const char* ext, int live_fd);
+    void release_step();
+    OutputStream make_stream(UniqueFd read_end, const char* ext, LiveOutput& live);
     void watch_stream(OutputStream& s);
     // Unregisters one of this run's fds (and forgets it, so that a later finish() cannot
     // unregister the same number after it was reused by another suite).
     void unwatch(int fd);
+    void unwatch_all();
+    void note(const std::string& n);
 
     Runner& r_;
     const SuiteSpec& spec_;
     SuiteResult& res_;
-    Phase phase_ = Phase::Running;
+    Phase phase_ = Phase::Entering;
+    Backend* backend_ = nullptr;
     std::unique_ptr<Box> box_;
+    std::optional<HeldChild> held_;  // between fork and release
+    std::optional<ExecWatch> exec_;  // after release, until exec is known to have happened
     pid_t pid_ = -1;
     UniqueFd pidfd_;
     bool main_done_ = false;
     std::optional<OutputStream> out_, err_;
-    std::optional<Timer> sample_timer_, deadline_;
-    std::chrono::steady_clock::time_point t0_;
+    std::optional<Timer> sample_timer_, deadline_, hook_deadline_, step_timer_;
+    std::chrono::steady_clock::time_point t0_, phase_since_;
     pid_t hook_pid_ = -1;
     UniqueFd hook_pidfd_;
     std::chrono::steady_clock::time_point hook_t0_;
     std::vector<int> watched_;
-    bool started_ = false;
-    std::string box_name_;         // "" when unboxed
-    std::set<pid_t> pids_seen_;    // every pid seen in the box, for OOM attribution
+    bool started_ = false, failing_ = false, sample_error_noted_ = false;
+    std::string box_name_;  // "" when unboxed
+    std::size_t attribution_id_ = 0;
+    std::set<pid_t> last_pids_;  // the box's processes at the previous sample (new ones get a start time)
     double start_mono_s_ = 0;
     bool oom_group_done_ = false;  // emulated memory.oom_group fired
+    double grace_started_s_ = -1;  // when SIGTERM went, for the explanation of an early SIGKILL
 };
 
 }  // namespace corral

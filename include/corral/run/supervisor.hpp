@@ -12,6 +12,7 @@
 namespace corral {
 
 class OomWatch;
+class Signals;
 
 struct RunOptions {
     std::string report_dir;  // receives <suite>.stdout / <suite>.stderr
@@ -25,12 +26,19 @@ struct RunOptions {
     // Chooses each suite's backend (profile `backend:`); returns nullptr with `error` set when the
     // one asked for is not available. Unset: every suite runs in the backend given to run_suites.
     std::function<Backend*(const SuiteSpec&, std::string& reason, std::string& error)> pick;
+    // The backends' event fds (the systemd bus) to watch; every backend that pick may return.
+    std::vector<Backend*> backends;
+    // corral's signals, blocked by the caller until its report is written; null: run_suites blocks
+    // them itself for the run.
+    Signals* signals = nullptr;
 };
 
 struct RunOutcome {
     std::vector<SuiteResult> results;  // in the order of the suites given
     bool interrupted = false;
     std::vector<nlohmann::json> run_oom_records;  // OOM kills in corral's subtree but in no suite
+    bool boxes_left = false;      // a box could not be removed (a later run removes it)
+    std::uint64_t live_output_dropped = 0;  // bytes corral's stdout/stderr readers were too slow for
 };
 
 // Runs every suite (at most opts.jobs at once) and returns their results in the given order.
