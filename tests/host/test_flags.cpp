@@ -1,4 +1,4 @@
-// Host tier: `corral run` flags the README promises — --oom-source, --oom-settle —
+// Host tier: `corral run` flags the README promises — --backend cgroup, --oom-source, --oom-settle —
 // and the default report directory, each checked by what the run did, not by its help text.
 #include <time.h>
 
@@ -35,6 +35,57 @@ void align_to_second() {
 }
 
 }  // namespace
+
+TEST_CASE(
+    "run --backend cgroup overrides a profile's backend: the cgroup backend runs the suite and the report "
+    "says why",
+    "[host][flags][backend]") {
+    HostCase hc;
+    TempDir work("backend");
+    const std::string profile = work.file("scope.yaml");
+    write_text(profile,
+               "name: forced\n"
+               "command: [cat, /proc/self/cgroup]\n"
+               "backend: systemd-scope\n"
+               "memory: {max: 64M}\n");
+    const auto hs = own_hierarchies();
+    const Hierarchy* mem = memory_hierarchy(hs);
+    REQUIRE(mem != nullptr);
+    const std::string cgroup_backend = mem->v2 ? "cgroup-v2" : "cgroup-v1";
+    {
+        // Without the flag the profile's choice stands: the scope, or (no systemd manager here, as in
+        // CI) an error that says why and points at the cgroup backend.
+        TempDir reports("backend-profile");
+        auto r = run_corral({"run", "--report-dir", reports.path(), profile});
+        INFO(r.describe());
+        if (r.exit_code == 0) {
+            const Json& s = suite(load_report(reports.path()), "forced");
+            CHECK(str(s, "/backend") == "systemd-scope");
+            CHECK(str(s, "/backend_reason") == "backend: systemd-scope");
+        } else {
+            CHECK(r.exit_code == 3);
+            CHECK_THAT(r.err,
+                       Catch::Contains("every suite asks for backend: systemd-scope, but no systemd manager "
+                                       "could be used (connecting to the system bus"));
+            CHECK_THAT(r.err, Catch::Contains("--backend cgroup"));
+        }
+    }
+    TempDir reports("backend-flag");
+    auto r = run_corral({"run", "--backend", "cgroup", "--report-dir", reports.path(), profile});
+    INFO(r.describe());
+    CHECK(r.exit_code == 0);
+    auto report = load_report(reports.path());
+    INFO(brief(report));
+    CHECK(str(report, "/backend") == cgroup_backend);
+    const Json& s = suite(report, "forced");
+    CHECK(str(s, "/verdict") == "passed");
+    CHECK(str(s, "/backend") == cgroup_backend);
+    CHECK(str(s, "/backend_reason") == "--backend cgroup");
+    CHECK(field(s, "/systemd").is_null());
+    CHECK_THAT(str(s, "/cgroup"), Catch::Contains(mem->dir + "/corral-forced-"));
+    CHECK(num(s, "/limits/memory_max_bytes") == 64.0 * kMiB);
+    hc.finish();
+}
 
 TEST_CASE(
     "run --oom-source: kmsg attributes a real OOM kill from /dev/kmsg, none reads no records, journal needs "
