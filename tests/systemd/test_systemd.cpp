@@ -96,6 +96,30 @@ std::string corral_units(const Container& c) {
     return r.out;
 }
 
+// A suite command that waits for the test's go-file: the scope stays up while the test looks at it.
+std::string until_go(const std::string& go) { return "while [ ! -e " + go + " ]; do sleep 0.05; done"; }
+
+// The name of the first corral unit whose name starts with `prefix`, once the manager has it loaded
+// (polled while `corral` runs, at most 60 s). When none appears the test fails, saying what corral
+// printed, after writing `go` so that corral can end.
+std::string wait_for_unit(const Container& c, Child& corral, const std::string& prefix,
+                          const std::string& go) {
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (corral.running() && std::chrono::steady_clock::now() < deadline) {
+        std::string units = corral_units(c);
+        if (auto at = units.find(prefix); at != std::string::npos)
+            return units.substr(at, units.find(' ', at) - at);
+        std::this_thread::sleep_for(50ms);
+    }
+    const bool ran = corral.running();
+    write_text(go, "");
+    FAIL("no " << prefix << "*.scope appeared within 60 s "
+               << (ran ? "while corral ran" : "(corral had exited)") << "\n"
+               << corral.wait().describe() << "\nunits: " << corral_units(c) << "\n"
+               << c.exec({"journalctl", "--no-pager", "-n", "80"}).describe());
+    return "";
+}
+
 }  // namespace
 
 TEST_CASE("a scope gets the profile's limits, visible in systemctl show", "[systemd]") {
@@ -105,30 +129,14 @@ TEST_CASE("a scope gets the profile's limits, visible in systemctl show", "[syst
     // The suite holds its 8 MiB, then waits for the test's go-file: the scope stays up while systemd
     // is asked about it, however slow the machine (a VM under TCG takes seconds to start corral).
     const std::string go = reports.file("go");
-    Child corral(c.exec_argv(corral_run(reports.path(), {"--backend", "systemd-scope", "--name", "limits", "--memory-max",
-                                                         "64M", "--tasks-max", "50", "--cpu", "50%", "--", "sh", "-c",
-                                                         prog("alloc") + " 8 8 && while [ ! -e " + go +
-                                                             " ]; do sleep 0.05; done"})),
+    Child corral(c.exec_argv(corral_run(
+                     reports.path(),
+                     {"--backend", "systemd-scope", "--name", "limits", "--memory-max", "64M", "--tasks-max",
+                      "50", "--cpu", "50%", "--", "sh", "-c", prog("alloc") + " 8 8 && " + until_go(go)})),
                  within(120s));
-    std::string unit;
-    const auto deadline = std::chrono::steady_clock::now() + 60s;
-    while (unit.empty() && corral.running() && std::chrono::steady_clock::now() < deadline) {
-        std::string units = corral_units(c);
-        if (auto at = units.find("corral-limits-"); at != std::string::npos)
-            unit = units.substr(at, units.find(' ', at) - at);
-        else
-            std::this_thread::sleep_for(50ms);
-    }
-    if (unit.empty()) {
-        const bool ran = corral.running();
-        write_text(go, "");
-        FAIL("no corral-limits-*.scope appeared within 60 s "
-             << (ran ? "while corral ran" : "(corral had exited)") << "\n"
-             << corral.wait().describe() << "\nunits: " << corral_units(c) << "\n"
-             << c.exec({"journalctl", "--no-pager", "-n", "80"}).describe());
-    }
-    auto show = c.exec({"systemctl", "show", "-p", "MemoryMax", "-p", "TasksMax", "-p", "CPUQuotaPerSecUSec", "-p",
-                        "Slice", "-p", "ActiveState", "-p", "MemoryAccounting", unit});
+    const std::string unit = wait_for_unit(c, corral, "corral-limits-", go);
+    auto show = c.exec({"systemctl", "show", "-p", "MemoryMax", "-p", "TasksMax", "-p", "CPUQuotaPerSecUSec",
+                        "-p", "Slice", "-p", "ActiveState", "-p", "MemoryAccounting", unit});
     INFO(show.describe());
     CHECK_THAT(show.out, Catch::Contains("MemoryMax=67108864"));
     CHECK_THAT(show.out, Catch::Contains("TasksMax=50"));
