@@ -1,9 +1,11 @@
 #include "corral/cli.hpp"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <chrono>
 #include <ctime>
 #include <fmt/format.h>
@@ -42,10 +44,17 @@ std::string utc_now(const char* fmt) {
     return buf;
 }
 
+// corral-reports/<UTC timestamp>, made here: mkdir is what tells two runs started in the same second
+// apart (a check for the name before making it let both take the same directory).
 std::string default_report_dir() {
-    std::string base = "corral-reports/" + utc_now("%Y%m%dT%H%M%SZ");
+    const std::string parent = "corral-reports";
+    make_dirs(parent);
+    const std::string base = parent + "/" + utc_now("%Y%m%dT%H%M%SZ");
     std::string dir = base;
-    for (int i = 2; ::access(dir.c_str(), F_OK) == 0; ++i) dir = fmt::format("{}-{}", base, i);
+    for (int i = 2; ::mkdir(dir.c_str(), 0755) < 0; ++i) {
+        if (errno != EEXIST) throw_errno("mkdir " + dir);
+        dir = fmt::format("{}-{}", base, i);
+    }
     return dir;
 }
 
@@ -146,7 +155,9 @@ int do_run(const std::vector<SuiteSpec>& suites, const RunFlags& flags) {
     } catch (const std::invalid_argument& e) {
         throw UsageError("--oom-settle '" + flags.oom_settle + "': " + e.what());
     }
-    std::string report_dir = report_dir_opt.empty() ? default_report_dir() : report_dir_opt;
+    std::string report_dir = report_dir_opt.empty()
+                                 ? with_context("creating the report directory", default_report_dir)
+                                 : report_dir_opt;
     // From here until the report is on disk, SIGINT/SIGTERM are read through a signalfd: one that
     // comes while corral sets up, waits for late records or writes the report cannot kill it.
     Signals signals;

@@ -76,6 +76,11 @@ BackendSet::BackendSet(const std::vector<SuiteSpec>& suites, const BackendSetOpt
             scope_error_ = e.what();
         }
     }
+    if (want_scope && !scope_ && !want_cgroup && auto_suites.empty())
+        throw Error(std::string(opts_.force ? "--backend systemd-scope"
+                                            : "every suite asks for backend: systemd-scope") +
+                    ", but no systemd manager could be used (" + scope_error_ +
+                    "): run corral where systemd runs, or use the cgroup backend (--backend cgroup)");
     if (!auto_suites.empty()) {
         if (scope_) {
             std::string why = probe_scope(*scope_, union_of_limits(auto_suites));

@@ -2,19 +2,23 @@
 // throw-away container (tests/systemd/systemd-container.sh: private namespaces, overlay root, the
 // v1 controllers re-mounted inside its cgroup namespace). One container serves every test case.
 #define CATCH_CONFIG_RUNNER
+#include <signal.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
 #include "../host/harness.hpp"
+#include "corral/base/proc_stat.hpp"
 
 using namespace host;
 
@@ -96,6 +100,40 @@ std::string corral_units(const Container& c) {
     return r.out;
 }
 
+// The parent of a process (its /proc/PID/stat), 0 when it is gone.
+pid_t parent_of(pid_t pid) {
+    try {
+        auto st = corral::parse_proc_stat(read_text("/proc/" + std::to_string(pid) + "/stat"));
+        return st ? st->ppid : 0;
+    } catch (const std::exception&) {
+        return 0;
+    }
+}
+
+// A suite command that waits for the test's go-file: the scope stays up while the test looks at it.
+std::string until_go(const std::string& go) { return "while [ ! -e " + go + " ]; do sleep 0.05; done"; }
+
+// The name of the first corral unit whose name starts with `prefix`, once the manager has it loaded
+// (polled while `corral` runs, at most 60 s). When none appears the test fails, saying what corral
+// printed, after writing `go` so that corral can end.
+std::string wait_for_unit(const Container& c, Child& corral, const std::string& prefix,
+                          const std::string& go) {
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (corral.running() && std::chrono::steady_clock::now() < deadline) {
+        std::string units = corral_units(c);
+        if (auto at = units.find(prefix); at != std::string::npos)
+            return units.substr(at, units.find(' ', at) - at);
+        std::this_thread::sleep_for(50ms);
+    }
+    const bool ran = corral.running();
+    write_text(go, "");
+    FAIL("no " << prefix << "*.scope appeared within 60 s "
+               << (ran ? "while corral ran" : "(corral had exited)") << "\n"
+               << corral.wait().describe() << "\nunits: " << corral_units(c) << "\n"
+               << c.exec({"journalctl", "--no-pager", "-n", "80"}).describe());
+    return "";
+}
+
 }  // namespace
 
 TEST_CASE("a scope gets the profile's limits, visible in systemctl show", "[systemd]") {
@@ -105,30 +143,14 @@ TEST_CASE("a scope gets the profile's limits, visible in systemctl show", "[syst
     // The suite holds its 8 MiB, then waits for the test's go-file: the scope stays up while systemd
     // is asked about it, however slow the machine (a VM under TCG takes seconds to start corral).
     const std::string go = reports.file("go");
-    Child corral(c.exec_argv(corral_run(reports.path(), {"--backend", "systemd-scope", "--name", "limits", "--memory-max",
-                                                         "64M", "--tasks-max", "50", "--cpu", "50%", "--", "sh", "-c",
-                                                         prog("alloc") + " 8 8 && while [ ! -e " + go +
-                                                             " ]; do sleep 0.05; done"})),
+    Child corral(c.exec_argv(corral_run(
+                     reports.path(),
+                     {"--backend", "systemd-scope", "--name", "limits", "--memory-max", "64M", "--tasks-max",
+                      "50", "--cpu", "50%", "--", "sh", "-c", prog("alloc") + " 8 8 && " + until_go(go)})),
                  within(120s));
-    std::string unit;
-    const auto deadline = std::chrono::steady_clock::now() + 60s;
-    while (unit.empty() && corral.running() && std::chrono::steady_clock::now() < deadline) {
-        std::string units = corral_units(c);
-        if (auto at = units.find("corral-limits-"); at != std::string::npos)
-            unit = units.substr(at, units.find(' ', at) - at);
-        else
-            std::this_thread::sleep_for(50ms);
-    }
-    if (unit.empty()) {
-        const bool ran = corral.running();
-        write_text(go, "");
-        FAIL("no corral-limits-*.scope appeared within 60 s "
-             << (ran ? "while corral ran" : "(corral had exited)") << "\n"
-             << corral.wait().describe() << "\nunits: " << corral_units(c) << "\n"
-             << c.exec({"journalctl", "--no-pager", "-n", "80"}).describe());
-    }
-    auto show = c.exec({"systemctl", "show", "-p", "MemoryMax", "-p", "TasksMax", "-p", "CPUQuotaPerSecUSec", "-p",
-                        "Slice", "-p", "ActiveState", "-p", "MemoryAccounting", unit});
+    const std::string unit = wait_for_unit(c, corral, "corral-limits-", go);
+    auto show = c.exec({"systemctl", "show", "-p", "MemoryMax", "-p", "TasksMax", "-p", "CPUQuotaPerSecUSec",
+                        "-p", "Slice", "-p", "ActiveState", "-p", "MemoryAccounting", unit});
     INFO(show.describe());
     CHECK_THAT(show.out, Catch::Contains("MemoryMax=67108864"));
     CHECK_THAT(show.out, Catch::Contains("TasksMax=50"));
@@ -419,6 +441,315 @@ TEST_CASE("the container passes the sanitizer options on to the commands it runs
     INFO(r.describe());
     CHECK(r.exit_code == 0);
     CHECK(r.out == "detect_leaks=1:corral_probe=a|halt_on_error=1:corral_probe=u|corral_probe=l\n");
+}
+
+TEST_CASE("run --slice puts the scope in that slice", "[systemd][slice-flag]") {
+    HostCase hc;
+    auto& c = Container::get();
+    SharedDir reports("slice-flag");
+    const std::string go = reports.file("go");
+    Child corral(c.exec_argv(corral_run(reports.path(),
+                                        {"--backend", "systemd-scope", "--slice", "suites.slice", "--name",
+                                         "sliced", "--memory-max", "64M", "--", "sh", "-c", until_go(go)})),
+                 within(120s));
+    const std::string unit = wait_for_unit(c, corral, "corral-sliced-", go);
+    auto show = c.exec({"systemctl", "show", "-p", "Slice", "-p", "ControlGroup", unit});
+    write_text(go, "");
+    INFO(show.describe());
+    CHECK_THAT(show.out, Catch::Contains("Slice=suites.slice\n"));
+    CHECK_THAT(show.out, Catch::Contains("ControlGroup=/suites.slice/" + unit + "\n"));
+    auto r = corral.wait();
+    INFO(r.describe());
+    CHECK(r.exit_code == 0);
+    auto report = load_report(reports.path());
+    INFO(brief(report));
+    const Json& s = suite(report, "sliced");
+    CHECK(str(s, "/verdict") == "passed");
+    CHECK(str(s, "/systemd/slice") == "suites.slice");
+    CHECK(str(s, "/systemd/control_group") == "/suites.slice/" + unit);
+    CHECK_THAT(notes_of(report, s), Catch::Contains("systemd scopes in suites.slice via the system manager"));
+    CHECK_THAT(corral_units(c), !Catch::Contains(unit));
+    hc.finish();
+}
+
+TEST_CASE("run --system uses the system manager, even for a user whose default is their own",
+          "[systemd][manager]") {
+    HostCase hc;
+    auto& c = Container::get();
+    {
+        SharedDir reports("system");
+        auto r = c.exec(corral_run(reports.path(), {"--system", "--backend", "systemd-scope", "--name", "sys",
+                                                    "--memory-max", "64M", "--", "true"}));
+        INFO(r.describe());
+        CHECK(r.exit_code == 0);
+        auto report = load_report(reports.path());
+        INFO(brief(report));
+        const Json& s = suite(report, "sys");
+        CHECK(str(s, "/verdict") == "passed");
+        CHECK(str(s, "/systemd/manager") == "system");
+        CHECK_THAT(notes_of(report, s), Catch::Contains("via the system manager"));
+    }
+    // An unprivileged user would get their user manager; with --system corral asks the system manager,
+    // which refuses an unprivileged caller a scope, and the error names the system bus.
+    SharedDir reports("system-user");
+    std::filesystem::permissions(reports.path(), std::filesystem::perms::all);
+    std::vector<std::string> argv{"setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"};
+    for (const auto& a : corral_run(reports.path(), {"--system", "--backend", "systemd-scope", "--name",
+                                                     "usersys", "--memory-max", "64M", "--", "true"}))
+        argv.push_back(a);
+    auto r = c.exec(argv);
+    INFO(r.describe());
+    CHECK(r.exit_code == 1);
+    auto report = load_report(reports.path());
+    INFO(brief(report));
+    const Json& s = suite(report, "usersys");
+    CHECK(str(s, "/verdict") == "launch-error");
+    CHECK_THAT(str(s, "/launch_error"), Catch::Contains("over the system bus"));
+    hc.finish();
+}
+
+TEST_CASE(
+    "oom_group on a scope: OOMPolicy=kill where systemd takes it (a note where not), and the whole tree ends "
+    "at the first OOM kill",
+    "[systemd][oom_group]") {
+    HostCase hc;
+    auto& c = Container::get();
+    SharedDir reports("scope-oomgroup");
+    const std::string marker = hc.sleep_marker(), go = reports.file("go");
+    // Once the test has looked at the scope, the allocator runs in the background and is the OOM victim;
+    // without oom_group the shell would wait in the sleep until its timeout.
+    write_text(reports.file("oomgroup.yaml"),
+               "name: scopegroup\n"
+               "command: '" +
+                   until_go(go) + "; " + prog("alloc") + " 512 & sleep " + marker +
+                   "; wait'\n"
+                   "memory: {max: 64M, oom_group: true}\n"
+                   "backend: systemd-scope\n"
+                   "timeout: 30s\n"
+                   "kill_grace: 1s\n");
+    Child corral(
+        c.exec_argv({corral_bin(), "run", "--report-dir", reports.path(), reports.file("oomgroup.yaml")}),
+        within(120s));
+    const std::string unit = wait_for_unit(c, corral, "corral-scopegroup-", go);
+    auto show = c.exec({"systemctl", "show", "-p", "OOMPolicy", unit});
+    write_text(go, "");
+    auto r = corral.wait();
+    INFO(show.describe());
+    INFO(r.describe());
+    CHECK(r.exit_code == 1);
+    auto report = load_report(reports.path());
+    INFO(brief(report));
+    const Json& s = suite(report, "scopegroup");
+    CHECK(str(s, "/verdict") == "oom-killed");
+    CHECK(field(s, "/limits/oom_group").get<bool>());
+    CHECK_FALSE(field(s, "/timed_out").get<bool>());
+    CHECK(num(s, "/duration_s") < 10);
+    CHECK_THAT(str(s, "/explanation"), Catch::Contains("memory.oom_group ended the whole suite"));
+    const std::string notes = notes_of(report, s);
+    if (contains(notes, "has no OOMPolicy= for scopes")) {
+        // Refused by this systemd: dropped, said so, and corral sees to memory.oom_group itself.
+        CHECK_THAT(
+            notes,
+            Catch::Contains("systemd " + str(s, "/systemd/version") +
+                            " has no OOMPolicy= for scopes (253+): corral sees to memory.oom_group itself"));
+        CHECK_THAT(show.out, !Catch::Contains("OOMPolicy=kill"));
+    } else {
+        CHECK(show.out == "OOMPolicy=kill\n");  // systemd 252 (Debian 12) takes it
+    }
+    // On v2 the kernel ends the group (memory.oom.group, set by systemd for OOMPolicy=kill or by
+    // corral); on v1 systemd never sees an OOM kill, and corral ends the tree itself.
+    if (unified())
+        CHECK(num(s, "/memory/events/oom_group_kill") >= 1);
+    else
+        CHECK_THAT(notes, Catch::Contains("memory.oom_group (emulated): corral killed"));
+    CHECK(marker_processes(marker).empty());
+    CHECK_THAT(corral_units(c), !Catch::Contains(unit));
+    hc.finish();
+}
+
+TEST_CASE("memory high on a scope: MemoryHigh in systemctl show and memory.high on v2, a note on v1",
+          "[systemd][memory-high]") {
+    HostCase hc;
+    auto& c = Container::get();
+    SharedDir reports("memory-high");
+    const std::string go = reports.file("go");
+    Child corral(c.exec_argv(corral_run(
+                     reports.path(), {"--backend", "systemd-scope", "--name", "high", "--memory-max", "128M",
+                                      "--memory-high", "32M", "--", "sh", "-c", until_go(go)})),
+                 within(120s));
+    const std::string unit = wait_for_unit(c, corral, "corral-high-", go);
+    auto show = c.exec({"systemctl", "show", "-p", "MemoryHigh", "-p", "ControlGroup", unit});
+    std::optional<Outcome> file;
+    if (unified()) {
+        const auto at = show.out.find("ControlGroup=");
+        const std::string cg = show.out.substr(at + 13, show.out.find('\n', at) - at - 13);
+        file = c.exec({"cat", "/sys/fs/cgroup" + cg + "/memory.high"});
+    }
+    write_text(go, "");
+    INFO(show.describe());
+    CHECK_THAT(show.out, Catch::Contains("MemoryHigh=33554432\n"));  // the manager has it either way
+    if (file) {
+        INFO(file->describe());
+        CHECK(file->out == "33554432\n");
+    }
+    auto r = corral.wait();
+    INFO(r.describe());
+    CHECK(r.exit_code == 0);
+    auto report = load_report(reports.path());
+    INFO(brief(report));
+    const Json& s = suite(report, "high");
+    CHECK(str(s, "/verdict") == "passed");
+    CHECK(num(s, "/limits/memory_high_bytes") == 32.0 * kMiB);
+    const std::string v1_note = "memory.high: systemd has no MemoryHigh= on cgroup v1";
+    if (unified())
+        CHECK_THAT(notes_of(report, s), !Catch::Contains(v1_note));
+    else
+        CHECK_THAT(notes_of(report, s), Catch::Contains(v1_note));
+    hc.finish();
+}
+
+TEST_CASE("a scope left by a SIGKILLed corral is removed by the next run, which says so",
+          "[systemd][stale]") {
+    HostCase hc;
+    auto& c = Container::get();
+    SharedDir first("stale-first"), second("stale-second");
+    const std::string marker = hc.sleep_marker();
+    std::string unit;
+    {
+        Child doomed(c.exec_argv(corral_run(first.path(), {"--backend", "systemd-scope", "--name", "doomed",
+                                                           "--", "sleep", marker})),
+                     within(120s));
+        unit = wait_for_unit(c, doomed, "corral-doomed-", first.file("unused"));
+        REQUIRE(wait_for_process(marker, "sleep", 30s));
+        // corral itself only (its command line carries the marker, and so does its keeper, a child of
+        // it in the scope): the scope with the keeper and the sleep stays.
+        std::set<pid_t> corrals;
+        for (const auto& p : marker_processes(marker))
+            if (p.comm == "corral") corrals.insert(p.pid);
+        std::vector<pid_t> launchers;
+        for (pid_t p : corrals)
+            if (!corrals.count(parent_of(p))) launchers.push_back(p);
+        INFO("corral processes: " << describe(marker_processes(marker)));
+        REQUIRE(launchers.size() == 1);
+        REQUIRE(::kill(launchers[0], SIGKILL) == 0);
+        auto r = doomed.wait();
+        INFO(r.describe());
+        CHECK(r.term_signal == SIGKILL);
+    }
+    INFO("units after the kill: " << corral_units(c));
+    CHECK_THAT(corral_units(c), Catch::Contains(unit));
+    CHECK(wait_for_process(marker, "sleep", 1s));  // still running in the stale scope
+
+    auto r =
+        c.exec(corral_run(second.path(), {"--backend", "systemd-scope", "--name", "after", "--", "true"}));
+    INFO(r.describe());
+    CHECK(r.exit_code == 0);
+    auto report = load_report(second.path());
+    INFO(brief(report));
+    CHECK_THAT(notes_of(report, suite(report, "after")),
+               Catch::Contains("killed stale scope " + unit + " left by a launcher that is gone"));
+    CHECK_THAT(corral_units(c), !Catch::Contains(unit));
+    CHECK(marker_processes(marker).empty());
+    hc.finish();
+}
+
+TEST_CASE(
+    "run --oom-source journal attributes a real OOM kill in a cgroup box from the journal's kernel records",
+    "[systemd][oom-source]") {
+    HostCase hc;
+    auto& c = Container::get();
+    SharedDir reports("oom-journal");
+    // The settle window covers journald's import of the kernel log after the kill.
+    auto r = c.exec(
+        corral_run(reports.path(), {"--backend", "cgroup", "--oom-source", "journal", "--oom-settle", "5s",
+                                    "--name", "jrnl", "--memory-max", "32M", "--", prog("alloc"), "256"}));
+    INFO(r.describe());
+    CHECK(r.exit_code == 1);
+    auto report = load_report(reports.path());
+    INFO(brief(report));
+    CHECK(str(report, "/oom/source") == "journal");
+    const Json& s = suite(report, "jrnl");
+    CHECK(str(s, "/backend") == (unified() ? "cgroup-v2" : "cgroup-v1"));
+    CHECK(str(s, "/verdict") == "oom-killed");
+    REQUIRE(field(s, "/oom/records").size() == 1);
+    CHECK(str(s, "/oom/records/0/source") == "journal");
+    CHECK(str(s, "/oom/records/0/victim/comm") == "alloc");
+    CHECK(str(s, "/oom/records/0/whose_limit") == "own");
+    CHECK_THAT(str(s, "/oom/records/0/oom_memcg"), Catch::Contains("/corral-jrnl-"));
+    hc.finish();
+}
+
+TEST_CASE(
+    "run --oom-settle: a kernel record that reaches the journal after the suite ended is attributed within "
+    "the "
+    "window, and missing without one",
+    "[systemd][oom-settle]") {
+    HostCase hc;
+    auto& c = Container::get();
+    // journald stopped: the kernel's record of the kill reaches the journal only when the test lets it.
+    auto journald = [&](const char* sig) {
+        return c.exec({"systemctl", "kill", std::string("--signal=") + sig, "systemd-journald.service"});
+    };
+    REQUIRE(journald("SIGSTOP").exit_code == 0);
+    struct Resume {
+        std::function<void()> f;
+        ~Resume() { f(); }
+    } resume{[&] { journald("SIGCONT"); }};
+    auto run_args = [&](const SharedDir& dir, const std::string& settle, const std::string& name,
+                        const std::vector<std::string>& command) {
+        std::vector<std::string> args{"--backend", "cgroup", "--oom-source", "journal",      "--oom-settle",
+                                      settle,      "--name", name,           "--memory-max", "32M",
+                                      "--"};
+        args.insert(args.end(), command.begin(), command.end());
+        return corral_run(dir.path(), args);
+    };
+    {
+        // No window: the record is not in the journal when the suite ends.
+        SharedDir reports("settle-none");
+        auto r = c.exec(run_args(reports, "0s", "nosettle", {prog("alloc"), "256"}));
+        INFO(r.describe());
+        CHECK(r.exit_code == 1);
+        auto report = load_report(reports.path());
+        INFO(brief(report));
+        const Json& s = suite(report, "nosettle");
+        CHECK(str(s, "/verdict") == "oom-killed");
+        CHECK(num(s, "/oom/kills") >= 1);
+        CHECK(field(s, "/oom/records").empty());
+    }
+    // A 4 s window; journald resumes only once the suite's box is gone (the suite has ended and corral
+    // has read what there was): only the window can bring the record in.
+    SharedDir reports("settle-late");
+    const std::string go = reports.file("go");
+    Child corral(c.exec_argv(run_args(reports, "4s", "settle",
+                                      {"sh", "-c", until_go(go) + "; exec " + prog("alloc") + " 256"})),
+                 within(120s));
+    auto box_exists = [] {
+        for (const auto& d : leftover_cgroups())
+            if (d.find("/corral-settle-") != std::string::npos) return true;
+        return false;
+    };
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (!box_exists() && corral.running() && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(20ms);
+    const bool box_seen = box_exists();
+    write_text(go, "");
+    while (box_exists() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+    const bool suite_ended_first = corral.running();  // still in its settle window
+    journald("SIGCONT");
+    auto r = corral.wait();
+    INFO(r.describe());
+    REQUIRE(box_seen);
+    CHECK(suite_ended_first);
+    CHECK(r.exit_code == 1);
+    auto report = load_report(reports.path());
+    INFO(brief(report));
+    const Json& s = suite(report, "settle");
+    CHECK(str(s, "/verdict") == "oom-killed");
+    REQUIRE(field(s, "/oom/records").size() == 1);
+    CHECK(str(s, "/oom/records/0/source") == "journal");
+    CHECK(str(s, "/oom/records/0/victim/comm") == "alloc");
+    CHECK(str(s, "/oom/records/0/whose_limit") == "own");
+    hc.finish();
 }
 
 int main(int argc, char** argv) {

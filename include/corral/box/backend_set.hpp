@@ -23,7 +23,8 @@ class BackendSet {
 public:
     // Sets up what the suites need. `backend: auto` takes the systemd scope when a manager is
     // reachable and a probe scope with the auto suites' limits shows them enforced, else the cgroup
-    // backend. Throws Error when the cgroup backend is needed and cannot be had.
+    // backend. Throws Error when the cgroup backend is needed and cannot be had, or when every suite
+    // asks for the systemd scope and no manager can be used.
     BackendSet(const std::vector<SuiteSpec>& suites, const BackendSetOptions& opts);
 
     // The backend for a suite and why; nullptr with `error` when the one it asks for is missing.
