@@ -180,7 +180,7 @@ std::string common_clauses(const SuiteResult& r) {
                  : std::string("a memory.high");
         s += " and was throttled (memory.events high " + std::to_string(high->second) + ")";
     }
-    if (PressureSummary p = summarize_pressure(r.pressure); p.thrashing)
+    if (PressureSummary p = r.pressure.summary(); p.thrashing)
         s += fmt::format(
             "; it was thrashing: all its tasks were stalled on memory (PSI full) {}% of the time for {} from "
             "t={} (threshold {}% over {})",

@@ -193,9 +193,9 @@ void SuiteRun::on_sample() {
         BoxSample s = box_->sample();
         double t = seconds_since(t0_);
         if (box_->enforced()) {
-            res_.samples.push_back({t, s.memory_bytes, res_.last_line});
-            if (!res_.peak_sample || s.memory_bytes > res_.peak_sample->bytes) {
-                PeakSample peak{t, s.memory_bytes, std::nullopt, std::nullopt};
+            if (res_.samples.append(t, s.memory_bytes, res_.last_line)) {  // a new peak
+                PeakSample peak{t, s.memory_bytes, std::nullopt, std::nullopt,
+                                res_.samples.peak()->last_line};
                 if (auto split = box_->memory_split()) {
                     peak.anon_bytes = split->anon_bytes;
                     peak.file_bytes = split->file_bytes;
@@ -205,10 +205,15 @@ void SuiteRun::on_sample() {
         }
         if (s.pressure) {
             s.pressure->t_s = t;
-            res_.pressure.push_back(*s.pressure);
+            res_.pressure.append(*s.pressure);
+        }
+        std::uint64_t kills = box_->enforced() ? box_->oom_kills_now() : 0;
+        if (kills > oom_kills_seen_) {
+            oom_kills_seen_ = kills;
+            res_.samples.mark_oom(t);  // keeps the samples around the kill
         }
         if (spec_.limits.oom_group && !oom_group_done_ && phase_ == Phase::Running && box_->enforced() &&
-            !box_->oom_group_native() && box_->oom_kills_now() > 0) {
+            !box_->oom_group_native() && kills > 0) {
             oom_group_done_ = true;
             int n = box_->kill_all();
             res_.notes.push_back(fmt::format(
@@ -383,7 +388,7 @@ void SuiteRun::finish() {
         box_.reset();  // ends anything left and removes the cgroups
     }
     if (!res_.peak_bytes && !res_.samples.empty()) {
-        for (const auto& s : res_.samples) res_.peak_bytes = std::max(res_.peak_bytes.value_or(0), s.bytes);
+        res_.peak_bytes = res_.samples.max_bytes();
         res_.peak_source = "maximum of samples";
     }
     phase_ = Phase::Done;

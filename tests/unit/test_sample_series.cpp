@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "corral/report/report.hpp"
 #include "corral/report/sample_series.hpp"
 
 using namespace corral;
@@ -173,22 +174,26 @@ TEST_CASE("a day of samples at 100 ms with 4 KiB lines stays bounded and keeps p
         return 100 * MiB + (i % 1000) * 4096;
     };
 
-    MemorySeries m;
+    SuiteResult r;
+    r.name = "day";
+    r.exit_code = 0;
+    r.duration_s = t_of(kSamples - 1);
     std::uint64_t oom_marks = 0;
     for (std::size_t i = 0; i < kSamples; ++i) {
         std::string& line = i % 2 == 0 ? even_line : odd_line;
         char digits[24];
         std::snprintf(digits, sizeof digits, "%06zu", i % 1'000'000);
         line.replace(7, 6, digits);
-        bool new_peak = m.append(t_of(i), bytes_of(i), line);
+        bool new_peak = r.samples.append(t_of(i), bytes_of(i), line);
         if (i == 0 || i == kPeakAt) CHECK(new_peak);
         bool oom = std::find(oom_at.begin(), oom_at.end(), i) != oom_at.end() || i == kLastOom ||
                    (i >= kStormFrom && i < kStormFrom + kStorm * 10 && (i - kStormFrom) % 10 == 0);
         if (oom) {
-            m.mark_oom(t_of(i));  // as corral does: right after the sample that saw the count rise
+            r.samples.mark_oom(t_of(i));  // as corral does: right after the sample that saw the count rise
             ++oom_marks;
         }
     }
+    const MemorySeries& m = r.samples;
     CHECK(m.count() == kSamples);
     CHECK(m.oom_marks() == oom_marks);
 
@@ -245,10 +250,23 @@ TEST_CASE("a day of samples at 100 ms with 4 KiB lines stays bounded and keeps p
     for (const auto& s : kept) check_line(s);
     check_line(*m.peak());
 
+    // The suite's JSON stays small, and holds what was kept.
+    r.peak_sample =
+        PeakSample{m.peak()->t_s, m.peak()->bytes, std::nullopt, std::nullopt, m.peak()->last_line};
+    finalize(r);
+    const std::string text = suite_to_json(r).dump(2);
+    CHECK(text.size() < 10 * MiB);
+    const auto j = nlohmann::json::parse(text);
+    CHECK(j.at("memory").at("samples").size() == m.recent().size());
+    CHECK(j.at("memory").at("history").size() == m.history().size());
+    CHECK(j.at("memory").at("oom_samples").size() == kept.size());
+    CHECK(j.at("memory").at("sample_count") == kSamples);
+
     // The memory this took: a few MiB, not the 3.4 GiB of 864,000 copied 4 KiB lines.
     const std::uint64_t rss_after = vm_rss();
-    INFO("VmRSS before " << rss_before / 1024 << " KiB, after " << rss_after / 1024 << " KiB; "
-                         << m.history().size() << " buckets of " << m.bucket_s() << " s");
+    INFO("VmRSS before " << rss_before / 1024 << " KiB, after " << rss_after / 1024 << " KiB; suite JSON "
+                         << text.size() / 1024 << " KiB; " << m.history().size() << " buckets of "
+                         << m.bucket_s() << " s");
     CHECK(rss_after < rss_before + 50 * MiB);
 }
 

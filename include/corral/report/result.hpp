@@ -26,6 +26,7 @@ struct PeakSample {
     double t_s = 0;
     std::uint64_t bytes = 0;
     std::optional<std::uint64_t> anon_bytes, file_bytes;
+    std::string last_line;  // as the memory samples keep it (cut to kSampleLineMaxBytes)
 };
 
 struct ProcInfo {
@@ -81,8 +82,8 @@ struct SuiteResult {
     // measurements
     std::optional<std::uint64_t> peak_bytes;
     std::string peak_source;  // e.g. "memory.max_usage_in_bytes"
-    std::vector<MemorySample> samples;
-    std::vector<PressureSample> pressure;
+    MemorySeries samples;     // bounded: a recent window, buckets before it, the peak, around OOM kills
+    PressureSeries pressure;  // the same for PSI, and the thrashing summary
     std::optional<PeakSample> peak_sample;
     // Raw cgroup counters where the backend has them (v2: memory.events, memory.events.local,
     // pids.events, cpu.stat); empty maps otherwise.

@@ -95,6 +95,7 @@ private:
     std::set<pid_t> pids_seen_;    // every pid seen in the box, for OOM attribution
     double start_mono_s_ = 0;
     bool oom_group_done_ = false;  // emulated memory.oom_group fired
+    std::uint64_t oom_kills_seen_ = 0;  // the box's OOM kill counter at the last sample
 };
 
 }  // namespace corral
