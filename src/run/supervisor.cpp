@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <deque>
 #include <fmt/format.h>
 #include <iostream>
@@ -88,12 +89,31 @@ void add_unit_messages(std::vector<SuiteResult>& results, const RunOptions& opts
     }
 }
 
+// CORRAL_SAMPLE_WINDOW (a duration, for tests): how long samples stay at full resolution instead of
+// 10 minutes, so that a short run has history buckets.
+SeriesBounds sample_bounds() {
+    SeriesBounds b;
+    const char* v = std::getenv("CORRAL_SAMPLE_WINDOW");
+    if (!v || !*v) return b;
+    try {
+        b.window_s = to_seconds(parse_duration(v));
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(std::string("CORRAL_SAMPLE_WINDOW=") + v + ": " + e.what());
+    }
+    return b;
+}
+
 }  // namespace
 RunOutcome run_suites(Backend& backend, const std::vector<SuiteSpec>& suites, const RunOptions& opts) {
     RunOutcome outcome;
     auto& results = outcome.results;
     bool& interrupted = outcome.interrupted;
     results.resize(suites.size());
+    const SeriesBounds bounds = sample_bounds();
+    for (auto& r : results) {
+        r.samples = MemorySeries(bounds);
+        r.pressure = PressureSeries(bounds);
+    }
     Runner runner(backend, opts);
     auto& runs = runner.runs;
     runs.resize(suites.size());
