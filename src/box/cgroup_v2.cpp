@@ -168,6 +168,8 @@ public:
         return s;
     }
 
+    std::uint64_t oom_kills_now() override { return read_cg_keyed(dir_ + "/memory.events")["oom_kill"]; }
+
     std::optional<MemorySplit> memory_split() override {
         auto st = read_cg_keyed(dir_ + "/memory.stat");
         return MemorySplit{st["anon"], st["file"]};

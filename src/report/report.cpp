@@ -54,20 +54,36 @@ json counters_json(const std::map<std::string, std::uint64_t>& m) {
     return j;
 }
 
+// [[t_s, bytes, last_line]] of a range of memory samples.
+template <class Range>
+json sample_rows(const Range& samples) {
+    json rows = json::array();
+    for (const auto& m : samples) rows.push_back(json::array({m.t_s, m.bytes, m.last_line}));
+    return rows;
+}
+
 json memory_json(const SuiteResult& s) {
-    json samples = json::array();
-    for (const auto& m : s.samples) samples.push_back(json::array({m.t_s, m.bytes, m.last_line}));
+    const MemorySeries& mem = s.samples;
+    json samples = sample_rows(mem.recent());
+    json history = json::array();
+    for (const auto& b : mem.history())
+        history.push_back(json::array({b.t_start_s, b.t_end_s, b.min_bytes, b.max_bytes, b.last_bytes}));
     json pressure = json::array();
-    for (const auto& p : s.pressure)
+    for (const auto& p : s.pressure.recent())
         pressure.push_back(
             json::array({p.t_s, p.some_avg10, p.full_avg10, p.some_total_us, p.full_total_us}));
+    json pressure_history = json::array();
+    for (const auto& b : s.pressure.history())
+        pressure_history.push_back(json::array(
+            {b.t_start_s, b.t_end_s, b.max_some_avg10, b.max_full_avg10, b.some_total_us, b.full_total_us}));
     json peak_sample = nullptr;
     if (s.peak_sample)
         peak_sample = {{"t_s", s.peak_sample->t_s},
                        {"bytes", s.peak_sample->bytes},
                        {"anon_bytes", opt_json(s.peak_sample->anon_bytes)},
-                       {"file_bytes", opt_json(s.peak_sample->file_bytes)}};
-    PressureSummary ps = summarize_pressure(s.pressure);
+                       {"file_bytes", opt_json(s.peak_sample->file_bytes)},
+                       {"last_line", s.peak_sample->last_line}};
+    PressureSummary ps = s.pressure.summary();
     json summary = nullptr;
     if (ps.available)
         summary = {{"some_total_s", ps.some_total_s},
@@ -81,10 +97,18 @@ json memory_json(const SuiteResult& s) {
             {"peak_source", str_or_null(s.peak_source)},
             {"peak_sample", std::move(peak_sample)},
             {"samples", std::move(samples)},
+            {"sample_count", mem.count()},
+            {"history", std::move(history)},
+            {"history_bucket_s", mem.bucket_s()},
+            {"oom_samples", sample_rows(mem.oom_samples())},
             {"failcnt", s.memory_failcnt},
             {"events", counters_json(s.memory_events)},
             {"events_local", counters_json(s.memory_events_local)},
-            {"pressure", {{"samples", std::move(pressure)}, {"summary", std::move(summary)}}}};
+            {"pressure",
+             {{"samples", std::move(pressure)},
+              {"history", std::move(pressure_history)},
+              {"history_bucket_s", s.pressure.bucket_s()},
+              {"summary", std::move(summary)}}}};
 }
 
 json hook_json(const std::optional<HookResult>& h) {

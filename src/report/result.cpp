@@ -70,43 +70,6 @@ std::string percent_of(std::uint64_t part, std::uint64_t whole) {
     return fmt::format("{}%", std::llround(pct));
 }
 
-PressureSummary summarize_pressure(const std::vector<PressureSample>& samples) {
-    PressureSummary out;
-    if (samples.empty()) return out;
-    out.available = true;
-    const PressureSample& first = samples.front();
-    const PressureSample& last = samples.back();
-    // Totals are cumulative since the cgroup was made; the box is new, so the first sample is ~0.
-    out.some_total_s = static_cast<double>(last.some_total_us) / 1e6;
-    out.full_total_s = static_cast<double>(last.full_total_us) / 1e6;
-    auto share = [](const PressureSample& a, const PressureSample& b) {
-        double dt = b.t_s - a.t_s;
-        if (dt <= 0 || b.full_total_us < a.full_total_us) return 0.0;
-        return std::min(100.0, 100.0 * static_cast<double>(b.full_total_us - a.full_total_us) / 1e6 / dt);
-    };
-    if (last.t_s - first.t_s < kThrashingWindowS) {
-        out.worst_full_percent = share(first, last);
-        out.worst_start_s = first.t_s;
-        out.worst_window_s = last.t_s - first.t_s;
-        return out;
-    }
-    // For every start sample, the shortest window of at least kThrashingWindowS (two pointers).
-    std::size_t j = 0;
-    for (std::size_t i = 0; i < samples.size(); ++i) {
-        if (j < i) j = i;
-        while (j < samples.size() && samples[j].t_s - samples[i].t_s < kThrashingWindowS) ++j;
-        if (j == samples.size()) break;
-        double pct = share(samples[i], samples[j]);
-        if (pct > out.worst_full_percent || out.worst_window_s == 0) {
-            out.worst_full_percent = pct;
-            out.worst_start_s = samples[i].t_s;
-            out.worst_window_s = samples[j].t_s - samples[i].t_s;
-        }
-    }
-    out.thrashing = out.worst_full_percent >= kThrashingFullPercent;
-    return out;
-}
-
 namespace {
 
 std::string plural(std::uint64_t n, std::string_view one, std::string_view many) {
@@ -215,7 +178,7 @@ std::string common_clauses(const SuiteResult& r) {
                  : std::string("a memory.high");
         s += " and was throttled (memory.events high " + std::to_string(high->second) + ")";
     }
-    if (PressureSummary p = summarize_pressure(r.pressure); p.thrashing)
+    if (PressureSummary p = r.pressure.summary(); p.thrashing)
         s += fmt::format(
             "; it was thrashing: all its tasks were stalled on memory (PSI full) {}% of the time for {} from "
             "t={} (threshold {}% over {})",

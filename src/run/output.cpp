@@ -13,8 +13,9 @@ namespace corral {
 namespace {
 constexpr size_t kMaxLine = 4096;  // longer lines are split for prefixing and last-line tracking
 
-// Writes all of data to a regular file; returns 0 or the errno of the failure.
-int write_all(int fd, const char* data, size_t n) {
+// Writes all of data to a regular file, adding what was written to `written`; returns 0 or the errno
+// of the failure.
+int write_all(int fd, const char* data, size_t n, std::uint64_t& written) {
     while (n > 0) {
         ssize_t w = ::write(fd, data, n);
         if (w < 0) {
@@ -23,6 +24,7 @@ int write_all(int fd, const char* data, size_t n) {
         }
         data += w;
         n -= static_cast<size_t>(w);
+        written += static_cast<std::uint64_t>(w);
     }
     return 0;
 }
@@ -45,13 +47,11 @@ OutputStream::OutputStream(UniqueFd pipe_read, UniqueFd file, std::string path, 
 
 void OutputStream::feed(const char* data, size_t n) {
     if (file_) {
-        if (int err = write_all(file_.get(), data, n); err != 0) {
+        if (int err = write_all(file_.get(), data, n, written_); err != 0) {
             // A full disk must not stop supervision: say so once, keep the live stream and last line.
             file_error_ = "writing " + path_ + " failed after " + format_bytes(written_) + ": " + errno_text(err) +
                           "; the rest of the output is not in the file";
             file_.reset();
-        } else {
-            written_ += n;
         }
     }
     if (prefix_.empty() && live_) dropped_live_ += live_->write(std::string_view(data, n));

@@ -39,7 +39,7 @@ void Runner::poll_oom() {
     for (const auto& rec : opts.oom->poll()) {
         if (auto owner = attribution.owner(rec)) {
             for (auto& r : runs)
-                if (r && r->started() && r->attribution_id() == *owner) r->take_oom(rec);
+                if (r && r->attribution_id() == owner) r->take_oom(rec);
             continue;
         }
         // In corral's own subtree but in no suite: the run-level part of the report.
@@ -210,7 +210,7 @@ void SuiteRun::launch() {
     exec_.emplace(held_->go());
     held_.reset();  // released: its destructor no longer kills it
     phase_ = Phase::Running;
-    r_.attribution.seen(attribution_id_, pid_, 0, monotonic_now_s());
+    r_.attribution.seen(*attribution_id_, pid_, 0, monotonic_now_s());
 
     r_.watch(exec_->fd(), EPOLLIN, [this](std::uint32_t) { on_exec_pipe(); }, watched_);
     watch_stream(*out_);
@@ -285,15 +285,15 @@ void SuiteRun::on_sample() {
                 if (auto st = parse_proc_stat(read_file_if_exists(fmt::format("/proc/{}/stat", p)).value_or("")))
                     start_ticks = st->start_ticks;
             }
-            r_.attribution.seen(attribution_id_, p, start_ticks, now_mono);
+            r_.attribution.seen(*attribution_id_, p, start_ticks, now_mono);
         }
         last_pids_ = std::move(pids);
         BoxSample s = box_->sample();
         double t = seconds_since(t0_);
         if (box_->enforced()) {
-            res_.samples.push_back({t, s.memory_bytes, res_.last_line});
-            if (!res_.peak_sample || s.memory_bytes > res_.peak_sample->bytes) {
-                PeakSample peak{t, s.memory_bytes, std::nullopt, std::nullopt};
+            if (res_.samples.append(t, s.memory_bytes, res_.last_line)) {  // a new peak
+                PeakSample peak{t, s.memory_bytes, std::nullopt, std::nullopt,
+                                res_.samples.peak()->last_line};
                 if (auto split = box_->memory_split()) {
                     peak.anon_bytes = split->anon_bytes;
                     peak.file_bytes = split->file_bytes;
@@ -303,10 +303,15 @@ void SuiteRun::on_sample() {
         }
         if (s.pressure) {
             s.pressure->t_s = t;
-            res_.pressure.push_back(*s.pressure);
+            res_.pressure.append(*s.pressure);
+        }
+        std::uint64_t kills = box_->enforced() ? box_->oom_kills_now() : 0;
+        if (kills > oom_kills_seen_) {
+            oom_kills_seen_ = kills;
+            res_.samples.mark_oom(t);  // keeps the samples around the kill
         }
         if (spec_.limits.oom_group && !oom_group_done_ && phase_ == Phase::Running && box_->enforced() &&
-            !box_->oom_group_native() && box_->oom_kills_now() > 0) {
+            !box_->oom_group_native() && kills > 0) {
             oom_group_done_ = true;
             res_.oom_group_killed = true;
             KillRound k = box_->kill_round();
@@ -508,11 +513,12 @@ void SuiteRun::finish() {
             res_.live_output_dropped += (*s)->dropped_live();
             if (auto e = (*s)->file_error(); !e.empty()) note(e);
         }
-    res_.duration_s = seconds_since(t0_);
-    if (box_ && pid_ > 0 && !failing_) on_sample();  // the last sample: a suite shorter than one interval has only t=0 else
     if (box_) {
         try {
             BoxCounters c = box_->counters();
+            // Without a peak counter (v2 before 5.19) the peak comes from the samples: one more now, or
+            // a suite shorter than one interval has only its t=0 sample.
+            if (!c.peak_bytes && pid_ > 0 && !failing_) on_sample();
             res_.peak_bytes = c.peak_bytes;
             res_.peak_source = c.peak_source;
             res_.oom_kills = c.oom_kills;
@@ -533,8 +539,9 @@ void SuiteRun::finish() {
             note(std::string("reading the box's counters failed: ") + e.what());
         }
     }
+    res_.duration_s = seconds_since(t0_);
     if (!res_.peak_bytes && !res_.samples.empty()) {
-        for (const auto& s : res_.samples) res_.peak_bytes = std::max(res_.peak_bytes.value_or(0), s.bytes);
+        res_.peak_bytes = res_.samples.max_bytes();
         res_.peak_source = "maximum of samples";
     }
     // Without memory.peak (v2 before 5.19) samples miss a short spike; memory.events says whether the
@@ -545,7 +552,7 @@ void SuiteRun::finish() {
         res_.peak_bytes = *res_.limits.memory_max;
         res_.peak_source = "memory.max, reached (memory.events max)";
     }
-    r_.attribution.suite_ended(attribution_id_, monotonic_now_s());
+    if (attribution_id_) r_.attribution.suite_ended(*attribution_id_, monotonic_now_s());
     finalize(res_);
     // Let the box go (remove its cgroups, unload its unit) from the loop.
     phase_ = Phase::Releasing;

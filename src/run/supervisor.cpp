@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstdlib>
 #include <deque>
 #include <fmt/format.h>
 #include <iostream>
@@ -90,6 +91,20 @@ void add_unit_messages(std::vector<SuiteResult>& results, const RunOptions& opts
     }
 }
 
+// CORRAL_SAMPLE_WINDOW (a duration, for tests): how long samples stay at full resolution instead of
+// 10 minutes, so that a short run has history buckets.
+SeriesBounds sample_bounds() {
+    SeriesBounds b;
+    const char* v = std::getenv("CORRAL_SAMPLE_WINDOW");
+    if (!v || !*v) return b;
+    try {
+        b.window_s = to_seconds(parse_duration(v));
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(std::string("CORRAL_SAMPLE_WINDOW=") + v + ": " + e.what());
+    }
+    return b;
+}
+
 }  // namespace
 RunOutcome run_suites(Backend& backend, const std::vector<SuiteSpec>& suites, const RunOptions& opts) {
     RunOutcome outcome;
@@ -99,6 +114,11 @@ RunOutcome run_suites(Backend& backend, const std::vector<SuiteSpec>& suites, co
     std::optional<Signals> own_signals;
     Signals* signals = opts.signals;
     if (!signals) signals = &own_signals.emplace();
+    const SeriesBounds bounds = sample_bounds();
+    for (auto& r : results) {
+        r.samples = MemorySeries(bounds);
+        r.pressure = PressureSeries(bounds);
+    }
     Runner runner(backend, opts);
     auto& runs = runner.runs;
     runs.resize(suites.size());

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -155,8 +156,9 @@ Outcome Child::wait() {
     const auto deadline = started_ + opts_.limit;
     corral::UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0)));
     int status = 0;
+    struct rusage usage {};
     for (;;) {
-        pid_t r = ::waitpid(pid_, &status, WNOHANG);
+        pid_t r = ::wait4(pid_, &status, WNOHANG, &usage);
         if (r == pid_) break;
         if (r < 0 && errno != EINTR)
             throw std::runtime_error(std::string("waitpid: ") + std::strerror(errno));
@@ -165,7 +167,7 @@ Outcome Child::wait() {
         if (left.count() <= 0) {
             o.hung = true;
             ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, &status, 0);
+            ::wait4(pid_, &status, 0, &usage);
             break;
         }
         if (pidfd) {
@@ -177,6 +179,7 @@ Outcome Child::wait() {
     }
     pid_ = -1;
     o.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    o.max_rss_kib = usage.ru_maxrss;
     if (!o.hung && WIFEXITED(status)) o.exit_code = WEXITSTATUS(status);
     if (WIFSIGNALED(status)) o.term_signal = WTERMSIG(status);
     o.out = read_text(io_.file("stdout"));
@@ -269,8 +272,13 @@ std::string brief(const Json& j) {
         if (!s.is_object() || !s.contains("memory") || !s["memory"].is_object()) return;
         Json& mem = s["memory"];
         count(mem, "samples");
+        count(mem, "history");
+        count(mem, "oom_samples");
         count(mem, "pressure");
-        if (mem.contains("pressure")) count(mem["pressure"], "samples");
+        if (mem.contains("pressure")) {
+            count(mem["pressure"], "samples");
+            count(mem["pressure"], "history");
+        }
     };
     strip(copy);
     if (copy.is_object() && copy.contains("suites") && copy["suites"].is_array())

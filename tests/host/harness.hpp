@@ -48,6 +48,7 @@ struct Outcome {
     int term_signal = 0;  // the signal that killed it, 0 if none
     bool hung = false;    // still running at the harness's limit: SIGKILLed by the harness
     double wall_s = 0;
+    long max_rss_kib = 0;  // wait4's ru_maxrss: its peak RSS (or a reaped child's, when larger)
     std::string out, err;
     std::string describe() const;  // for INFO(): status, wall time, stdout and stderr (truncated)
 };

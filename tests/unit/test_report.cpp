@@ -33,8 +33,9 @@ SuiteResult oom_suite() {
     s.duration_s = 2.31;
     s.peak_bytes = 256 * MiB;
     s.peak_source = "memory.max_usage_in_bytes";
-    s.samples = {{0.1, 10 * MiB, ""}, {0.2, 200 * MiB, "test_087 PASSED"}};
-    s.pressure = {{0.1, 1.5, 0.25, 1200, 300}};
+    s.samples.append(0.1, 10 * MiB, "");
+    s.samples.append(0.2, 200 * MiB, "test_087 PASSED");
+    s.pressure.append({0.1, 1.5, 0.25, 1200, 300});
     s.oom_kills = 1;
     s.memory_failcnt = 7;
     s.cpu_usage_us = 123456;
@@ -181,6 +182,12 @@ TEST_CASE("report.json carries every field with its type", "[report]") {
         }
         CHECK(samples[1][1] == 200 * MiB);
         CHECK(samples[1][2] == "test_087 PASSED");
+        // Nothing older than the recent window yet: no buckets, nothing kept around OOM kills.
+        CHECK(m.at("sample_count") == 2);
+        CHECK(m.at("history") == json::array());
+        CHECK(m.at("history_bucket_s").get<double>() == Approx(1));
+        CHECK(m.at("oom_samples") == json::array());
+        CHECK(m.at("pressure").at("history") == json::array());
         const json& psi = m.at("pressure").at("samples");
         REQUIRE(psi.size() == 1);
         REQUIRE(psi[0].size() == 5);
@@ -234,6 +241,61 @@ TEST_CASE("report.json: timeout suite with snapshot and hook", "[report]") {
     CHECK(h.at("timed_out") == false);
     CHECK(h.at("duration_s").is_number());
     CHECK(h.at("error").is_null());
+}
+
+TEST_CASE("report.json: history buckets, samples around an OOM kill, the peak's line", "[report][samples]") {
+    SeriesBounds b;
+    b.window_s = 1;  // samples older than 1 s go to 1 s buckets
+    SuiteResult r = oom_suite();
+    r.samples = MemorySeries(b);
+    r.pressure = PressureSeries(b);
+    for (int i = 0; i <= 40; ++i) {  // 4 s at 100 ms: 10 MiB, 11 MiB, … a peak of 200 MiB at t=1.5
+        const double t = i / 10.0;
+        const std::uint64_t bytes = i == 15 ? 200 * MiB : (10 + static_cast<std::uint64_t>(i)) * MiB;
+        const std::string line = "line " + std::to_string(i) + " " + std::string(300, 'x');
+        if (r.samples.append(t, bytes, line))
+            r.peak_sample = PeakSample{t, bytes, 150 * MiB, 50 * MiB, r.samples.peak()->last_line};
+        r.pressure.append(
+            {t, 1.0 * i, 0.5 * i, 1000u * static_cast<unsigned>(i), 500u * static_cast<unsigned>(i)});
+        if (i == 20) r.samples.mark_oom(t);
+    }
+    finalize(r);
+    const json m = suite_to_json(r).at("memory");
+
+    CHECK(m.at("sample_count") == 41);
+    const json& samples = m.at("samples");  // t 3.0 … 4.0
+    REQUIRE(samples.size() == 11);
+    CHECK(samples[0][0].get<double>() == Approx(3.0));
+    CHECK(samples[0][2].get<std::string>().size() == kSampleLineMaxBytes);
+    CHECK(m.at("history_bucket_s").get<double>() == Approx(1));
+    const json& history = m.at("history");  // [t_start_s, t_end_s, min_bytes, max_bytes, last_bytes]
+    REQUIRE(history.size() == 3);
+    CHECK(history[1][0].get<double>() == Approx(1.0));
+    CHECK(history[1][1].get<double>() == Approx(1.9));
+    CHECK(history[1][2] == 20 * MiB);  // t 1.0 … 1.9: 20 MiB … 29 MiB, and the peak
+    CHECK(history[1][3] == 200 * MiB);
+    CHECK(history[1][4] == 29 * MiB);
+    const json& oom = m.at("oom_samples");  // t 1.9, 2.0 and 2.1, gone from samples but kept
+    REQUIRE(oom.size() == 3);
+    CHECK(oom[0][0].get<double>() == Approx(1.9));
+    CHECK(oom[1][1] == 30 * MiB);
+    CHECK(oom[2][2].get<std::string>().rfind("line 21 x", 0) == 0);
+    const json& peak = m.at("peak_sample");
+    CHECK(peak.at("bytes") == 200 * MiB);
+    CHECK(peak.at("t_s").get<double>() == Approx(1.5));
+    CHECK(peak.at("last_line").get<std::string>().rfind("line 15 x", 0) == 0);
+    CHECK(peak.at("last_line").get<std::string>().size() == kSampleLineMaxBytes);
+    // PSI: [t_start_s, t_end_s, max some_avg10, max full_avg10, some_total_us, full_total_us]
+    const json& psi = m.at("pressure").at("history");
+    REQUIRE(psi.size() == 3);
+    CHECK(psi[2][0].get<double>() == Approx(2.0));
+    CHECK(psi[2][1].get<double>() == Approx(2.9));
+    CHECK(psi[2][2].get<double>() == Approx(29));
+    CHECK(psi[2][3].get<double>() == Approx(14.5));
+    CHECK(psi[2][4] == 29000);
+    CHECK(psi[2][5] == 14500);
+    CHECK(m.at("pressure").at("samples").size() == 11);
+    CHECK(m.at("pressure").at("summary").at("full_total_s").get<double>() == Approx(0.02));
 }
 
 TEST_CASE("report.json: launch error and unboxed", "[report]") {

@@ -63,6 +63,8 @@ public:
     // memory.oom_group: true when the kernel kills the whole box on an OOM (cgroup v2). Otherwise
     // corral emulates it, polling oom_kills_now() and killing the tree after the first OOM kill.
     virtual bool oom_group_native() const { return true; }
+    // The box's OOM kill counter now (read with every sample: the samples around a kill are kept);
+    // 0 where the backend has none.
     virtual std::uint64_t oom_kills_now() { return 0; }
 
     // A directory fd of the box's cgroup when the box is a single cgroup (v2): a child started

@@ -14,6 +14,7 @@
 #include "corral/box/measure.hpp"
 #include "corral/oom/oom_record.hpp"
 #include "corral/profile/profile.hpp"
+#include "corral/report/sample_series.hpp"
 
 namespace corral {
 
@@ -21,33 +22,13 @@ enum class Verdict { Passed, Failed, Signaled, OomKilled, Timeout, LaunchError, 
 // "passed" "failed" "signaled" "oom-killed" "timeout" "launch-error" "interrupted"
 std::string verdict_name(Verdict v);
 
-struct MemorySample {
-    double t_s = 0;
-    std::uint64_t bytes = 0;
-    std::string last_line;  // last complete output line printed by then
-};
-
 // What the suite's memory was at its highest sample (memory.stat split into anon and file).
 struct PeakSample {
     double t_s = 0;
     std::uint64_t bytes = 0;
     std::optional<std::uint64_t> anon_bytes, file_bytes;
+    std::string last_line;  // as the memory samples keep it (cut to kSampleLineMaxBytes)
 };
-
-// Memory thrashing, judged from PSI "full" stall time (every runnable task of the suite stalled on
-// memory: reclaim, refaults, memory.high throttling). Documented in docs/report-schema.md.
-inline constexpr double kThrashingFullPercent = 20.0;  // at least this share of wall time stalled…
-inline constexpr double kThrashingWindowS = 5.0;       // …over a window at least this long
-
-struct PressureSummary {
-    bool available = false;  // PSI samples were read
-    double some_total_s = 0, full_total_s = 0;
-    // The worst window of at least kThrashingWindowS (or the whole run when it was shorter).
-    double worst_full_percent = 0;
-    double worst_start_s = 0, worst_window_s = 0;
-    bool thrashing = false;  // worst_full_percent >= threshold over a window >= kThrashingWindowS
-};
-PressureSummary summarize_pressure(const std::vector<PressureSample>& samples);
 
 struct ProcInfo {
     pid_t pid = 0;
@@ -110,8 +91,8 @@ struct SuiteResult {
     // measurements
     std::optional<std::uint64_t> peak_bytes;
     std::string peak_source;  // e.g. "memory.max_usage_in_bytes"
-    std::vector<MemorySample> samples;
-    std::vector<PressureSample> pressure;
+    MemorySeries samples;     // bounded: a recent window, buckets before it, the peak, around OOM kills
+    PressureSeries pressure;  // the same for PSI, and the thrashing summary
     std::optional<PeakSample> peak_sample;
     // Raw cgroup counters where the backend has them (v2: memory.events, memory.events.local,
     // pids.events, cpu.stat); empty maps otherwise.

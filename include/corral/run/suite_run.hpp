@@ -73,7 +73,8 @@ public:
     bool owns_pid(pid_t p) const { return p > 0 && (p == pid_ || p == hook_pid_); }
     // A kernel record the attribution gave to this suite.
     void take_oom(const OomRecord& rec);
-    std::size_t attribution_id() const { return attribution_id_; }
+    // Its entry in the run's OOM attribution; nullopt before its box was made.
+    std::optional<std::size_t> attribution_id() const { return attribution_id_; }
 
 private:
     // Runs a step of this suite; an error in it ends this suite (its verdict so far, or launch-error,
@@ -127,11 +128,12 @@ private:
     std::vector<int> watched_;
     bool started_ = false, failing_ = false, sample_error_noted_ = false;
     std::string box_name_;  // "" when unboxed
-    std::size_t attribution_id_ = 0;
+    std::optional<std::size_t> attribution_id_;
     std::set<pid_t> last_pids_;  // the box's processes at the previous sample (new ones get a start time)
     double start_mono_s_ = 0;
     bool oom_group_done_ = false;  // emulated memory.oom_group fired
     double grace_started_s_ = -1;  // when SIGTERM went, for the explanation of an early SIGKILL
+    std::uint64_t oom_kills_seen_ = 0;  // the box's OOM kill counter at the last sample
 };
 
 }  // namespace corral
