@@ -25,18 +25,24 @@ void wait_for_backend(Backend& b, Duration at_most) {
 }  // namespace
 
 std::string probe_scope(Backend& scope, const Limits& limits) {
+    std::string why;
     try {
         Keeper placeholder;  // the scope's first process; killed and reaped on destruction
         auto box = scope.create_box("probe");
-        box->apply_limits(limits);
-        if (!box->enter(placeholder.pid()))
-            do wait_for_backend(scope, Box::enter_poll());
-            while (!box->enter_done());
+        try {
+            box->apply_limits(limits);
+            if (!box->enter(placeholder.pid()))
+                do wait_for_backend(scope, Box::enter_poll());
+                while (!box->enter_done());
+        } catch (const Error& e) {
+            why = e.what();
+        }
+        // Gone before the suites start: the manager prunes cgroups as it unloads it.
         while (auto again = box->release()) wait_for_backend(scope, *again);
-        return "";
     } catch (const Error& e) {
-        return e.what();
+        if (why.empty()) why = e.what();
     }
+    return why;
 }
 
 namespace {

@@ -103,6 +103,7 @@ public:
     }
 
     void apply_limits(const Limits& l) override {
+        limits_ = l;
         if (l.memory_max)
             with_context("applying memory.max", [&] { write_file(mem_ + "/memory.limit_in_bytes", v1_size_value(*l.memory_max)); });
         if (l.swap_max) {
@@ -148,9 +149,31 @@ public:
                 "for up to one sample interval");
     }
 
+    // Until the child is in it, every cgroup of the box is empty, and on v1 a systemd that trims the
+    // empty cgroups of a hierarchy (pruning its root slice when a unit stops) removes them: a cgroup
+    // gone is made again, with the limits, once.
     bool enter(pid_t pid) override {
-        for (const auto& d : created_) cg_enter(d, pid);
-        if (!unified_.empty()) cg_enter(unified_, pid);
+        std::vector<std::string> all = created_;
+        if (!unified_.empty()) all.push_back(unified_);
+        bool remade = false;
+        for (const auto& d : all) {
+            try {
+                cg_enter(d, pid);
+            } catch (const SysError& e) {
+                if (e.code() != ENOENT || !owned_ || path_exists(d)) throw;
+                cg_make(d);
+                if (!remade) {
+                    remade = true;
+                    std::vector<std::string> kept = notes_;
+                    apply_limits(limits_);
+                    notes_ = std::move(kept);
+                }
+                cg_enter(d, pid);
+                notes_.push_back(fmt::format("{} vanished before the suite entered it (a service manager that "
+                                             "removes empty cgroups), so corral made it again",
+                                             d));
+            }
+        }
         return true;
     }
 
@@ -250,6 +273,7 @@ private:
     std::vector<std::string> created_;
     std::string mem_, pids_, cpu_, cpuacct_, freezer_, unified_;
     std::vector<std::string> to_remove_;  // what this box made and has not removed yet, deepest last
+    Limits limits_;
     UniqueFd events_;
     std::vector<std::string> notes_;
     std::optional<TreeKill> kill_;

@@ -11,10 +11,12 @@
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <filesystem>
+#include <sstream>
 #include <thread>
 
 #include "corral/base/fd.hpp"
 #include "corral/box/keeper.hpp"
+#include "corral/box/make_backend.hpp"
 #include "harness.hpp"
 
 using namespace host;
@@ -365,4 +367,35 @@ TEST_CASE("the scope keeper is signalled through its pidfd only: once reaped, it
     CHECK(::waitpid(victim, &status, WNOHANG) == 0);  // the other process still runs
     ::kill(victim, SIGKILL);
     ::waitpid(victim, nullptr, 0);
+}
+
+TEST_CASE("v1: a box cgroup removed before the suite entered it is made again, with its limits", "[host][v1]") {
+    // What systemd does on a v1 machine when it prunes its root slice: it removes every empty cgroup of
+    // the hierarchy, and a box is empty until its suite enters it.
+    std::string why;
+    auto backend = corral::make_backend("0f0f0f0f", false, why);
+    REQUIRE(backend->name() == "cgroup-v1");
+    auto box = backend->create_box("remade");
+    corral::Limits limits;
+    limits.memory_max = 64 * kMiB;
+    box->apply_limits(limits);
+    std::string memory_dir;
+    std::istringstream dirs(box->describe());
+    for (std::string d; dirs >> d;)
+        if (d.find("/memory/") != std::string::npos) memory_dir = d;
+    REQUIRE_FALSE(memory_dir.empty());
+    REQUIRE(::rmdir(memory_dir.c_str()) == 0);
+    corral::Keeper process;
+    CHECK(box->enter(process.pid()));
+    CHECK(contains(read_text(memory_dir + "/cgroup.procs"), std::to_string(process.pid())));
+    CHECK(std::stoull(read_text(memory_dir + "/memory.limit_in_bytes")) == 64 * kMiB);
+    CHECK_THAT(join(box->notes()), Catch::Contains(memory_dir + " vanished before the suite entered it"));
+    process.kill();
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!process.reaped() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
+    while (auto again = box->release()) {
+        REQUIRE(std::chrono::steady_clock::now() < deadline);
+        std::this_thread::sleep_for(*again);
+    }
+    CHECK_FALSE(std::filesystem::exists(memory_dir));
 }

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -380,6 +381,53 @@ TEST_CASE("the slice's MemoryMax holds when two suites together exceed it", "[sy
         CHECK_THAT(str(s, "/explanation"), Catch::Contains("ancestor cgroup's limit"));
     }
     CHECK(killed >= 1);
+    hc.finish();
+}
+
+TEST_CASE("a scope whose start job is slow delays no other suite's timeout", "[systemd][loop]") {
+    // The scope's slice waits for a service that takes 3 s to start, so the manager finishes the
+    // scope's start job 3 s late; corral waits for that job's JobRemoved in its event loop, beside
+    // a cgroup-backend suite whose 1 s timeout must come on time.
+    HostCase hc;
+    auto& c = Container::get();
+    SharedDir reports("slow-start");
+    REQUIRE(c.exec({"sh", "-c",
+                    "printf '[Service]\\nType=oneshot\\nRemainAfterExit=yes\\nExecStart=/bin/sleep 3\\n' "
+                    ">/etc/systemd/system/slowdep.service && "
+                    "printf '[Unit]\\nRequires=slowdep.service\\nAfter=slowdep.service\\n' "
+                    ">/etc/systemd/system/slowdep.slice && systemctl daemon-reload"})
+                .exit_code == 0);
+    write_text(reports.file("two.yaml"), "defaults: {memory: {max: 64M}}\n"
+                                         "suites:\n"
+                                         "  - name: punctual\n"
+                                         "    backend: cgroup\n"
+                                         "    command: [" + prog("term_clock") + "]\n"
+                                         "    timeout: 1s\n"
+                                         "  - name: scoped\n"
+                                         "    backend: systemd-scope\n"
+                                         "    command: [echo, started]\n");
+    auto r = c.exec({corral_bin(), "run", "--jobs", "2", "--slice", "slowdep.slice", "--report-dir", reports.path(),
+                     reports.file("two.yaml")});
+    INFO(r.describe());
+    CHECK(r.exit_code == 1);
+    auto report = load_report(reports.path());
+    INFO(brief(report));
+    const Json& scoped = suite(report, "scoped");
+    CHECK(str(scoped, "/verdict") == "passed");
+    CHECK(str(scoped, "/backend") == "systemd-scope");
+    CHECK(suite_stdout(scoped, reports.path()) == "started\n");
+    const Json& punctual = suite(report, "punctual");
+    CHECK(str(punctual, "/verdict") == "timeout");
+    long long start = -1, term = -1;
+    std::istringstream out(suite_stdout(punctual, reports.path()));
+    std::string word;
+    long long ns;
+    while (out >> word >> ns) (word == "start" ? start : term) = ns;
+    REQUIRE(start > 0);
+    REQUIRE(term > 0);
+    const double late = static_cast<double>(term - start) / 1e9 - 1.0;
+    INFO("SIGTERM came " << late << " s after the timeout");
+    CHECK(late < 0.05);
     hc.finish();
 }
 
