@@ -191,6 +191,22 @@ bool compat_disabled(const std::string& feature) {
     return list.find("," + feature + ",") != std::string::npos || list.find(",old-kernel,") != std::string::npos;
 }
 
+// "4242 (sleep, state D), 4250 (sh, state S)" for a message about processes: the first five.
+std::string describe_procs(const std::vector<pid_t>& pids) {
+    std::string out;
+    std::size_t shown = 0;
+    for (pid_t p : pids) {
+        if (shown++ == 5) {
+            out += fmt::format(" and {} more", pids.size() - 5);
+            break;
+        }
+        auto st = parse_proc_stat(read_file_if_exists(fmt::format("/proc/{}/stat", p)).value_or(""));
+        out += fmt::format("{}{} ({}, state {})", out.empty() ? "" : ", ", p, st ? st->comm : "?", st ? st->state : '?');
+    }
+    return out;
+}
+
+
 TreeTarget box_kill_target(const std::string& unified_dir, const std::string& v1_freezer_dir,
                            const std::string& v1_memory_dir) {
     TreeTarget t;
@@ -208,21 +224,6 @@ TreeTarget box_kill_target(const std::string& unified_dir, const std::string& v1
 }
 
 namespace {
-
-// "4242 (sleep, state D), 4250 (sh, state S)" for a message about processes that would not go.
-std::string describe_procs(const std::vector<pid_t>& pids) {
-    std::string out;
-    std::size_t shown = 0;
-    for (pid_t p : pids) {
-        if (shown++ == 5) {
-            out += fmt::format(" and {} more", pids.size() - 5);
-            break;
-        }
-        auto st = parse_proc_stat(read_file_if_exists(fmt::format("/proc/{}/stat", p)).value_or(""));
-        out += fmt::format("{}{} ({}, state {})", out.empty() ? "" : ", ", p, st ? st->comm : "?", st ? st->state : '?');
-    }
-    return out;
-}
 
 // Kills and removes one stale box (every hierarchy of the name). Another launcher may be removing
 // the same box at the same time: what is gone already (ENOENT) is as good as removed.

@@ -38,22 +38,6 @@ std::vector<std::string> controllers_of(const std::string& dir) {
 
 std::string v2_size_value(std::uint64_t v) { return v == kInfinity ? "max" : std::to_string(v); }
 
-// "4242 (make), 4250 (sh)" for an error message.
-std::string describe_pids(const std::vector<pid_t>& pids) {
-    std::string out;
-    std::size_t shown = 0;
-    for (pid_t p : pids) {
-        if (shown++ == 5) {
-            out += fmt::format(" and {} more", pids.size() - 5);
-            break;
-        }
-        std::string comm = read_file_if_exists(fmt::format("/proc/{}/comm", p)).value_or("?");
-        while (!comm.empty() && comm.back() == '\n') comm.pop_back();
-        out += fmt::format("{}{} ({})", out.empty() ? "" : ", ", p, comm);
-    }
-    return out;
-}
-
 // Writes "+ctrl" to dir/cgroup.subtree_control; returns errno (0 on success).
 int enable_controller(const std::string& dir, const std::string& ctrl) {
     try {
@@ -280,7 +264,7 @@ bool enable_along_the_way(const std::string& mountpoint, const std::string& dir,
         if (int err = enable_controller(c, ctrl); err != 0) {
             std::string why = err == EBUSY ? fmt::format(": it holds processes of its own ({}), and a cgroup with "
                                                          "processes cannot hand controllers to its children",
-                                                         describe_pids(read_cg_procs(c)))
+                                                         describe_procs(read_cg_procs(c)))
                                            : "";
             throw SysError(SysError::Preformatted{},
                            fmt::format("enabling the {} controller on the way to {}: write +{} to "
@@ -346,7 +330,7 @@ std::unique_ptr<Backend> make_cgroup_v2_backend(const CgroupLayout& layout, cons
                 "({}), and a cgroup with processes cannot hand controllers to its children. Start corral in a "
                 "cgroup of its own (e.g. `systemd-run --scope -p Delegate=yes corral …`), or move those "
                 "processes into a leaf cgroup first",
-                fmt::join(wanted, " "), parent, describe_pids(others)));
+                fmt::join(wanted, " "), parent, describe_procs(others)));
         const std::string leaf = parent + "/corral-launcher";
         if (::mkdir(leaf.c_str(), 0755) < 0 && errno != EEXIST) throw_errno("mkdir " + leaf);
         with_context("moving corral into its leaf cgroup", [&] { cg_enter(leaf, self); });

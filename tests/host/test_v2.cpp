@@ -115,8 +115,8 @@ TEST_CASE("v2: a cgroup shared with other processes is an error naming them, and
     INFO(r.describe());
     CHECK(r.exit_code == 3);
     CHECK_THAT(r.err, Catch::Contains("holds other processes besides corral"));
-    CHECK_THAT(r.err, Catch::Contains("(sh)"));
-    CHECK_THAT(r.err, Catch::Contains("(sleep)"));
+    CHECK_THAT(r.err, Catch::Contains("(sh, state S)"));
+    CHECK_THAT(r.err, Catch::Contains("(sleep, state S)"));
     CHECK_FALSE(std::filesystem::exists(cg.path() + "/corral-launcher"));
     CHECK(trimmed(read_text(cg.path() + "/cgroup.subtree_control")).empty());
     hc.finish();

@@ -51,6 +51,9 @@ bool cg_events_populated(int fd);
 // new kernel (tests, and containers whose seccomp filter breaks a feature). True when `feature` is off.
 bool compat_disabled(const std::string& feature);
 
+// "4242 (sleep, state D), 4250 (sh, state S) and 3 more": processes for a message.
+std::string describe_procs(const std::vector<pid_t>& pids);
+
 // How to end the tree of a box made of these directories (any may be ""): cgroup.kill of the unified one
 // where the kernel has it (and CORRAL_COMPAT does not turn it off), else freeze-and-signal with the v1
 // freezer or the unified cgroup.freeze; processes listed from the unified directory, else the v1 memory one.
