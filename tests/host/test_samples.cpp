@@ -74,7 +74,13 @@ TEST_CASE("a long chatty run keeps report.json and corral's own memory bounded",
     // corral's own peak RSS hardly grows with the length of the run (ru_maxrss: the larger of its own
     // and its children's, which are small here).
     CHECK(base.max_rss_kib > 0);
+#if defined(__SANITIZE_ADDRESS__)
+    // An ASan corral's RSS is ASan's (its quarantine of freed blocks, its shadow memory): the bound is
+    // checked in the normal build's pass of the host tier.
+    WARN("corral's RSS bound not checked in the ASan build");
+#else
     CHECK(r.max_rss_kib < base.max_rss_kib + 8 * 1024);
+#endif
 
     auto report = load_report(reports.path());
     INFO(brief(report));

@@ -267,7 +267,14 @@ TEST_CASE("a day of samples at 100 ms with 4 KiB lines stays bounded and keeps p
     INFO("VmRSS before " << rss_before / 1024 << " KiB, after " << rss_after / 1024 << " KiB; suite JSON "
                          << text.size() / 1024 << " KiB; " << m.history().size() << " buckets of "
                          << m.bucket_s() << " s");
+#if defined(__SANITIZE_ADDRESS__)
+    // Under ASan, RSS measures ASan: its quarantine keeps freed blocks (256 MiB) and its shadow maps a
+    // byte for every eight. The size of what is kept is checked above; the RSS bound in the normal
+    // build's pass of the unit tier.
+    WARN("VmRSS bound not checked in the ASan build (its quarantine and shadow memory dominate)");
+#else
     CHECK(rss_after < rss_before + 50 * MiB);
+#endif
 }
 
 TEST_CASE("the thrashing summary over a bucketed day is the one over every sample", "[samples][pressure]") {
