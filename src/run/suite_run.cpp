@@ -237,15 +237,16 @@ void SuiteRun::launch() {
     r_.watch(deadline_->fd(), EPOLLIN, [this](std::uint32_t) {
         if (deadline_->consume()) guarded("ending the suite's tree", [&] { on_deadline(); });
     }, watched_);
-    on_sample();  // t = 0
 }
 
 void SuiteRun::on_exec_pipe() {
     if (!exec_ || !exec_->pump()) return;
     // End of the pipe: exec happened, or the child wrote what failed and exits 127.
-    if (!exec_->error().empty() && res_.launch_error.empty()) res_.launch_error = exec_->error();
+    const bool execd = exec_->error().empty();
+    if (!execd && res_.launch_error.empty()) res_.launch_error = exec_->error();
     unwatch(exec_->fd());  // before the fd is closed and its number reused
     exec_.reset();
+    if (execd) on_sample();  // the first sample: the suite's program, not corral's child before its exec
     guarded("watching the suite's box", [&] { check_done(); });
 }
 

@@ -399,3 +399,44 @@ TEST_CASE("v1: a box cgroup removed before the suite entered it is made again, w
     }
     CHECK_FALSE(std::filesystem::exists(memory_dir));
 }
+
+TEST_CASE("corral that cannot become the suites' subreaper says so and runs nothing", "[host][resilience]") {
+    // A seccomp profile that refuses prctl: without PR_SET_CHILD_SUBREAPER the suites' orphans would
+    // go to init, out of corral's sight.
+    TempDir reports("no-subreaper");
+    std::vector<std::string> argv{prog("deny_syscall"), "prctl", "1", corral_bin()};
+    for (const auto& a : adhoc(reports.path(), {"--name", "orphaned"}, {"true"})) argv.push_back(a);
+    auto r = run(argv, within(30s));
+    INFO(r.describe());
+    CHECK(r.exit_code == 3);
+    CHECK_THAT(r.err, Catch::Contains("prctl(PR_SET_CHILD_SUBREAPER): Operation not permitted"));
+}
+
+TEST_CASE("v2: an on_timeout hook whose pidfd cannot be opened is killed, not left running", "[host][v2][hook]") {
+    // On v2 the suite starts with clone3(CLONE_PIDFD) and needs no pidfd_open; the hook, started with
+    // fork, does: refused, corral must end the hook it cannot watch.
+    HostCase hc;
+    TempDir work("hook-pidfd");
+    TempDir reports("hook-pidfd-reports");
+    const std::string hook_marker = hc.sleep_marker();
+    const std::string profile = work.file("hook.yaml");
+    write_text(profile, "name: watched\n"
+                        "command: [sleep, '30']\n"
+                        "memory: {max: 64M}\n"
+                        "timeout: 300ms\n"
+                        "kill_grace: 1s\n"
+                        "on_timeout:\n"
+                        "  command: [sleep, '" + hook_marker + "']\n"
+                        "  timeout: 5s\n");
+    auto r = run({prog("deny_syscall"), "pidfd_open", "1", corral_bin(), "run", "--report-dir", reports.path(), profile},
+                 within(30s));
+    INFO(r.describe());
+    CHECK(r.exit_code == 1);
+    auto report = load_report(reports.path());
+    INFO(brief(report));
+    const Json& s = suite(report, "watched");
+    CHECK(str(s, "/verdict") == "timeout");
+    CHECK_THAT(str(s, "/on_timeout/error"), Catch::Contains("pidfd_open"));
+    CHECK(marker_processes(hook_marker).empty());  // the hook did not outlive corral
+    hc.finish();
+}
