@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <csignal>
+#include <cstdint>
 #include <cstdlib>
 #include <memory>
 #include <sstream>
@@ -46,6 +48,31 @@ std::vector<ProcInfo> snapshot(const std::vector<pid_t>& pids) {
     for (pid_t p : pids)
         if (auto info = read_proc_info(p)) out.push_back(std::move(*info));
     return out;
+}
+
+bool status_says_dying(const std::string& status_text) {
+    std::istringstream in(status_text);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("State:", 0) == 0) {
+            auto at = line.find_first_not_of(" \t", 6);
+            if (at != std::string::npos && (line[at] == 'Z' || line[at] == 'X')) return true;
+        }
+        if (line.rfind("ShdPnd:", 0) == 0 || line.rfind("SigPnd:", 0) == 0) {
+            std::uint64_t mask = std::strtoull(line.c_str() + 7, nullptr, 16);
+            if (mask >> (SIGKILL - 1) & 1) return true;
+        }
+    }
+    return false;
+}
+
+bool dying(pid_t pid) {
+    try {
+        auto text = read_file_if_exists("/proc/" + std::to_string(pid) + "/status");
+        return !text || status_says_dying(*text);
+    } catch (const std::exception&) {
+        return true;  // gone while we looked
+    }
 }
 
 }  // namespace corral

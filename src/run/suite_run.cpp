@@ -343,6 +343,7 @@ void SuiteRun::on_main_exit() {
     unwatch(pidfd_.get());
     if (phase_ == Phase::Running) {
         auto left = box_->pids();
+        std::erase_if(left, dying);  // an OOM victim being reaped, the rest of a group kill
         if (!left.empty()) {
             res_.left_behind_count = left.size();
             if (left.size() > kLeftBehindListed) left.resize(kLeftBehindListed);
@@ -539,6 +540,11 @@ void SuiteRun::finish() {
         } catch (const Error& e) {
             note(std::string("reading the box's counters failed: ") + e.what());
         }
+        // Where the kernel (memory.oom.group) or the manager (OOMPolicy=kill) ends the whole box at
+        // any OOM kill in it, one OOM kill was a group kill, even when the counters that would say so
+        // went with the box (a scope's cgroup is removed as soon as it is empty).
+        if (spec_.limits.oom_group && box_->enforced() && box_->oom_group_native() && oom_kill_count(res_) > 0)
+            res_.oom_group_killed = true;
     }
     res_.duration_s = seconds_since(t0_);
     if (!res_.peak_bytes && !res_.samples.empty()) {

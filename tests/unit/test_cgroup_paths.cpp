@@ -116,3 +116,15 @@ TEST_CASE("trim_line", "[output]") {
     CHECK(trim_line("  test_087 PASSED \r") == "test_087 PASSED");
     CHECK(trim_line(" \t ") == "");
 }
+
+TEST_CASE("status_says_dying: a pending SIGKILL or an exiting state", "[procinfo]") {
+    const std::string running = "Name:\tsleep\nState:\tS (sleeping)\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\n";
+    CHECK_FALSE(status_says_dying(running));
+    // An OOM victim: SIGKILL (9, bit 8) pending for the whole thread group.
+    CHECK(status_says_dying("Name:\talloc\nState:\tR (running)\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000100\n"));
+    CHECK(status_says_dying("Name:\talloc\nState:\tD (disk sleep)\nSigPnd:\t0000000000000100\nShdPnd:\t0000000000000000\n"));
+    // SIGTERM (15, bit 14) pending is not dying: it may be caught or ignored.
+    CHECK_FALSE(status_says_dying("Name:\tx\nState:\tS (sleeping)\nSigPnd:\t0000000000004000\nShdPnd:\t0000000000000000\n"));
+    CHECK(status_says_dying("Name:\tx\nState:\tZ (zombie)\n"));
+    CHECK(status_says_dying("Name:\tx\nState:\tX (dead)\n"));
+}
