@@ -63,6 +63,7 @@ case $DEADLINE in ''|*[!0-9]*) DEADLINE= ;; esac
 
 passed=0 failed=0 not_run=0 a_passed=0 a_failed=0
 : > /tmp/vm-driver.failed
+: > /tmp/vm-driver.failed-out
 t_all=$(uptime_s)
 i=0
 while IFS= read -r name; do
@@ -116,6 +117,7 @@ while IFS= read -r name; do
     printf 'FAIL %6ss  %s (%s)\n' "$t" "$name" "$why"
     sed 's/^/    | /' "$out"
     printf '%s\n' "$name" >> /tmp/vm-driver.failed
+    printf '%s\t%s\t%s\n' "$out" "$why" "$name" >> /tmp/vm-driver.failed-out
 done < /tmp/vm-driver.cases
 t_total=$(minus "$(uptime_s)" "$t_all")
 
@@ -128,10 +130,32 @@ else
 fi
 echo "host-tests-driver: $(plural "$total" "test case") in ${t_total}s"
 if [ "$failed" -gt 0 ] || [ "$not_run" -gt 0 ]; then
-    echo "failed test cases:"
-    sed 's/^/  - /' /tmp/vm-driver.failed
+    # The kernel's messages first and the failures last: a CI log cut to its
+    # head and tail still shows which case failed and where.
     echo "kernel messages at level err or worse (last 30 lines of dmesg):"
     dmesg -r | grep '^<[0-3]>' | tail -n 30 | sed 's/^/    /'
+    echo "failed test cases, each with the start of its first failure:"
+    while IFS="$(printf '\t')" read -r out why name; do
+        printf '  - %s (%s)\n' "$name" "$why"
+        first=$(grep -n -m1 -E 'FAILED:|unexpected exception|fatal error condition' "$out" | cut -d: -f1)
+        if [ -n "$first" ]; then
+            from=$((first > 2 ? first - 2 : 1))
+            sed -n "${from},$((from + 39))p" "$out"
+        else
+            tail -n 20 "$out"
+        fi | sed 's/^/      | /'
+    done < /tmp/vm-driver.failed-out
+    # Last, a line or two a case: a CI log that keeps only its last lines
+    # still names each failed case, where and what.
+    echo "failed, in short:"
+    while IFS="$(printf '\t')" read -r out why name; do
+        printf '  %s (%s)\n' "$name" "$why"
+        awk '/FAILED:|unexpected exception|fatal error condition/ && !done {
+                 at = $0; sub(/^.*\//, "", at); getline expr; gsub(/^ +/, "", expr)
+                 getline w; if (w ~ /^with expansion:/) { getline x; gsub(/^ +/, "", x); expr = expr " -> " x }
+                 print "    " at " " expr; done = 1 }' "$out"
+    done < /tmp/vm-driver.failed-out
+    grep -F '(not run)' /tmp/vm-driver.failed | sed 's/^/  /' || true
     exit 1
 fi
 exit 0
