@@ -29,6 +29,14 @@ struct Limits {
     bool oom_group = false;                   // memory.oom_group (cgroup v2 only)
 };
 
+// The profile's `markers` key: auto-detect the test runner (default), a pattern whose one capture
+// group is the marker's name (`markers: {pattern: REGEX}`), or none (`markers: none`).
+struct MarkersSpec {
+    enum class Mode { Auto, None, Pattern };
+    Mode mode = Mode::Auto;
+    std::string pattern;
+};
+
 enum class BackendChoice { Auto, Cgroup, SystemdScope };
 std::string backend_choice_name(BackendChoice b);  // "auto" | "cgroup" | "systemd-scope"
 BackendChoice parse_backend_choice(const std::string& name);  // throws UsageError for other names
@@ -47,6 +55,7 @@ struct SuiteSpec {
     BackendChoice backend = BackendChoice::Auto;
     std::vector<std::string> on_timeout;                   // argv run before the first SIGTERM on timeout
     Duration on_timeout_limit = std::chrono::seconds(10);  // how long on_timeout may run
+    MarkersSpec markers;                                   // test boundaries in the output
     SourceLoc where;                                       // where the suite is defined
 };
 
