@@ -219,7 +219,13 @@ public:
     }
 
     bool oom_group_native() const override { return false; }
-    std::uint64_t oom_kills_now() override { return read_cg_keyed(mem_ + "/memory.oom_control")["oom_kill"]; }
+    OomCounters oom_counters_now() override {
+        // memory.memsw.failcnt (with swap accounting) counts the hits of memory.max + swap_max.
+        return {read_cg_keyed(mem_ + "/memory.oom_control")["oom_kill"],
+                read_cg_u64(mem_ + "/memory.failcnt").value_or(0) +
+                    read_cg_u64(mem_ + "/memory.memsw.failcnt").value_or(0),
+                "memory.failcnt"};
+    }
 
     std::optional<MemorySplit> memory_split() override {
         // total_* include the box's descendants; like v2's anon/file, shmem (tmpfs) counts as file.

@@ -152,7 +152,10 @@ public:
         return s;
     }
 
-    std::uint64_t oom_kills_now() override { return read_cg_keyed(dir_ + "/memory.events")["oom_kill"]; }
+    OomCounters oom_counters_now() override {
+        auto ev = read_cg_keyed(dir_ + "/memory.events");
+        return {ev["oom_kill"], ev["oom"], "memory.events oom"};
+    }
 
     std::optional<MemorySplit> memory_split() override {
         auto st = read_cg_keyed(dir_ + "/memory.stat");

@@ -41,7 +41,7 @@ public:
     }
     std::optional<MemorySplit> memory_split() override { return box_->memory_split(); }
     bool oom_group_native() const override { return box_->oom_group_native(); }
-    std::uint64_t oom_kills_now() override { return box_->oom_kills_now(); }
+    OomCounters oom_counters_now() override { return box_->oom_counters_now(); }
     int cgroup_fd() const override { return box_->cgroup_fd(); }
     std::vector<std::string> notes() const override { return box_->notes(); }
     std::string entry_method() const override { return box_->entry_method(); }

@@ -238,7 +238,7 @@ public:
     }
     std::optional<MemorySplit> memory_split() override { return inner_ ? inner_->memory_split() : std::nullopt; }
     bool oom_group_native() const override { return inner_ && inner_->oom_group_native(); }
-    std::uint64_t oom_kills_now() override { return inner_ ? inner_->oom_kills_now() : 0; }
+    OomCounters oom_counters_now() override { return inner_ ? inner_->oom_counters_now() : OomCounters{}; }
 
     BoxCounters counters() override {
         BoxCounters c;

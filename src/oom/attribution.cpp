@@ -1,5 +1,12 @@
 #include "corral/oom/attribution.hpp"
 
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "corral/profile/quantities.hpp"
+
 namespace corral {
 
 std::size_t OomAttribution::add_suite(std::string box_name, double start_s, double interval_s) {
@@ -51,6 +58,83 @@ std::optional<std::size_t> OomAttribution::owner(const OomRecord& r) const {
     if (t > best->last_s + s.interval_s * 1.5 + 0.05) return std::nullopt;
     if (!alive_at(s, t)) return std::nullopt;
     return best->suite;
+}
+
+}  // namespace corral
+
+namespace corral {
+
+WhoseAnswer whose_without_header(double kill_s, const std::vector<OomCounterSample>& counters,
+                                 const std::string& own_source, std::optional<std::uint64_t> memory_max,
+                                 const std::vector<std::pair<double, WhoseLimit>>& complete) {
+    const std::string lead = "the kernel left out this record's header (it rate-limits the OOM report)";
+    std::string counters_said;
+    if (own_source.empty() || counters.empty()) {
+        counters_said = "the box has no OOM counters";
+    } else {
+        // base: the last sample at or before the window's start; before: the last at or before the kill;
+        // after: the first after it.
+        const OomCounterSample zero{};
+        const OomCounterSample* base = &zero;
+        const OomCounterSample* before = &zero;
+        const OomCounterSample* after = nullptr;
+        std::uint64_t usage = 0;  // the highest usage from base to after
+        // The kernel counts a kill just before it logs it: a sample that close before the record's stamp
+        // may hold the kill already.
+        constexpr double kCountedBeforeLogS = 0.01;
+        for (const auto& c : counters) {
+            if (c.t_s <= kill_s - kOwnLimitWindowS) base = &c;
+            if (c.t_s <= kill_s - kCountedBeforeLogS) before = &c;
+            if (c.t_s > kill_s && !after) after = &c;
+        }
+        if (!after) {
+            counters_said = "no sample of the box's counters came after the kill";
+        } else {
+            for (const auto& c : counters)
+                if (c.t_s >= base->t_s && c.t_s <= after->t_s) usage = std::max(usage, c.memory_bytes);
+            const double span = after->t_s - base->t_s;
+            const bool hits_rose = after->own_limit_hits > base->own_limit_hits;
+            const bool at_limit = memory_max && *memory_max > 0 && *memory_max != kInfinity &&
+                                  static_cast<double>(usage) >= kAtLimitFraction * static_cast<double>(*memory_max);
+            if (hits_rose || at_limit) {
+                std::string why;
+                if (hits_rose)
+                    why = fmt::format("its {} rose from {} to {}", own_source, base->own_limit_hits,
+                                      after->own_limit_hits);
+                if (at_limit)
+                    why += fmt::format("{}its usage reached {} of its memory.max of {}", hits_rose ? " and " : "",
+                                       format_bytes(usage), format_bytes(*memory_max));
+                return {WhoseLimit::Own, fmt::format("{}; in the {} around the kill {}: its own limit was reached",
+                                                     lead, format_seconds(span), why)};
+            }
+            if (after->kills > before->kills)
+                return {WhoseLimit::Ancestor,
+                        fmt::format("{}; in the {} around the kill the box's {} stayed at {}{} while its OOM kill "
+                                    "count rose from {} to {}: the limit reached was above the box",
+                                    lead, format_seconds(span), own_source, base->own_limit_hits,
+                                    memory_max ? fmt::format(" and its usage at most {} of its memory.max of {}",
+                                                             format_bytes(usage), format_bytes(*memory_max))
+                                               : std::string(),
+                                    before->kills, after->kills)};
+            counters_said = fmt::format("the box's counters did not change in the {} around the kill",
+                                        format_seconds(span));
+        }
+    }
+    const std::pair<double, WhoseLimit>* nearest = nullptr;
+    for (const auto& c : complete)
+        if (std::fabs(c.first - kill_s) <= kNearestRecordS &&
+            (!nearest || std::fabs(c.first - kill_s) < std::fabs(nearest->first - kill_s)))
+            nearest = &c;
+    if (nearest) {
+        const double d = nearest->first - kill_s;
+        return {nearest->second,
+                fmt::format("{}; {}, so it goes by the nearest complete record of this box, {} {} ({})", lead,
+                            counters_said, format_seconds(std::fabs(d)), d < 0 ? "before" : "after",
+                            whose_limit_name(nearest->second))};
+    }
+    return {WhoseLimit::Unknown,
+            fmt::format("{}; {}, and no complete record of this box came within {}", lead, counters_said,
+                        format_seconds(kNearestRecordS))};
 }
 
 }  // namespace corral

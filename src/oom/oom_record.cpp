@@ -287,9 +287,12 @@ bool cgroup_path_matches(const std::string& kernel_path, const std::string& suit
 
 WhoseLimit classify(const OomRecord& r, const std::string& suite_box_name) {
     if (r.global || (!r.constraint.empty() && r.constraint != "CONSTRAINT_MEMCG")) return WhoseLimit::Host;
+    if (!has_header(r)) return WhoseLimit::Unknown;
     if (cgroup_path_matches(r.oom_memcg, suite_box_name)) return WhoseLimit::Own;
     return WhoseLimit::Ancestor;
 }
+
+bool has_header(const OomRecord& r) { return r.global || !r.oom_memcg.empty() || !r.constraint.empty(); }
 
 std::string whose_limit_name(WhoseLimit w) {
     switch (w) {
@@ -299,8 +302,10 @@ std::string whose_limit_name(WhoseLimit w) {
             return "ancestor";
         case WhoseLimit::Host:
             return "host";
+        case WhoseLimit::Unknown:
+            return "unknown";
     }
-    return "host";
+    return "unknown";
 }
 
 namespace {

@@ -144,7 +144,12 @@ json suite_to_json(const SuiteResult& s) {
     j["memory"] = memory_json(s);
     json records = json::array();
     for (const auto& k : s.oom_records) records.push_back(k.detail);
-    j["oom"] = {{"kills", oom_kill_count(s)}, {"group_killed", s.oom_group_killed}, {"records", std::move(records)}};
+    j["oom"] = {{"kills", oom_kill_count(s)},
+                {"group_killed", s.oom_group_killed},
+                {"records_without_header", s.oom_records_without_header},
+                {"line_at_first_kill", s.line_at_first_kill.empty() ? nlohmann::json(nullptr)
+                                                                    : nlohmann::json(s.line_at_first_kill)},
+                {"records", std::move(records)}};
     j["tasks"] = {{"limit_hits", s.tasks_limit_hits}, {"events", counters_json(s.pids_events)}};
     j["cpu"] = {{"usage_us", opt_json(s.cpu_usage_us)},
                 {"throttled_us", opt_json(s.cpu_throttled_us)},

@@ -137,8 +137,16 @@ std::string oom_sentence(const SuiteResult& r) {
     } else if (!whose("own") && whose("ancestor")) {
         const OomKill& k = *std::find_if(r.oom_records.begin(), r.oom_records.end(),
                                          [](const OomKill& x) { return x.whose == "ancestor"; });
-        s = "OOM-killed" + kills + " by an ancestor cgroup's limit (" + k.oom_memcg +
-            "), not its own memory.max: the machine, CI container or corral's parent cgroup was full";
+        s = "OOM-killed" + kills + " by an ancestor cgroup's limit" +
+            (k.oom_memcg.empty() ? std::string() : " (" + k.oom_memcg + ")") +
+            ", not its own memory.max: the machine, CI container or corral's parent cgroup was full";
+        if (r.peak_bytes) s += "; its peak was " + format_bytes(*r.peak_bytes);
+    } else if (!whose("own") && whose("unknown")) {
+        const OomKill& k = *std::find_if(r.oom_records.begin(), r.oom_records.end(),
+                                         [](const OomKill& x) { return x.whose == "unknown"; });
+        s = "OOM-killed" + kills + " by a limit corral cannot name";
+        if (k.detail.is_object() && k.detail.contains("whose_limit_reason"))
+            s += " (" + k.detail["whose_limit_reason"].get<std::string>() + ")";
         if (r.peak_bytes) s += "; its peak was " + format_bytes(*r.peak_bytes);
     } else if (has_memory_max(r.limits)) {
         s = "OOM-killed" + kills + " by its memory.max of " + format_bytes(*r.limits.memory_max);
@@ -150,7 +158,10 @@ std::string oom_sentence(const SuiteResult& r) {
             plural(n, "kill", "kills"));
         if (r.peak_bytes) s += "; its peak was " + format_bytes(*r.peak_bytes);
     }
-    if (!r.last_line.empty()) s += " while the suite printed " + quote_line(r.last_line, kQuoteChars);
+    // The line printed when the first kill came, not the last one (a runner replaces a dead worker
+    // and goes on printing).
+    const std::string& line = r.line_at_first_kill.empty() ? r.last_line : r.line_at_first_kill;
+    if (!line.empty()) s += " while the suite printed " + quote_line(line, kQuoteChars);
     if (r.oom_group_killed) s += "; memory.oom_group ended the whole suite";
     return s;
 }

@@ -38,9 +38,9 @@ std::string trim_line(const std::string& line) {
 }
 
 OutputStream::OutputStream(UniqueFd pipe_read, UniqueFd file, std::string path, LiveOutput* live,
-                           std::string prefix, std::string* last_line)
+                           std::string prefix, std::string* last_line, TextSink on_text)
     : pipe_(std::move(pipe_read)), file_(std::move(file)), path_(std::move(path)), live_(live),
-      prefix_(std::move(prefix)), last_line_(last_line) {
+      prefix_(std::move(prefix)), last_line_(last_line), on_text_(std::move(on_text)) {
     int fl = ::fcntl(pipe_.get(), F_GETFL);
     if (fl < 0 || ::fcntl(pipe_.get(), F_SETFL, fl | O_NONBLOCK) < 0) throw_errno("fcntl O_NONBLOCK");
 }
@@ -63,12 +63,14 @@ void OutputStream::feed(const char* data, size_t n) {
             if (partial_.size() >= kMaxLine) end_line();  // a very long line goes out in pieces
         }
     }
+    if (on_text_ && !partial_.empty()) on_text_(partial_, true);
 }
 
 void OutputStream::end_line() {
     if (!prefix_.empty() && live_) dropped_live_ += live_->write(prefix_ + partial_ + "\n");
     std::string t = trim_line(partial_);
     if (!t.empty()) *last_line_ = t;
+    if (on_text_) on_text_(partial_, false);
     partial_.clear();
 }
 

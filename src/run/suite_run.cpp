@@ -34,21 +34,6 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 
 Runner::Runner(Backend& backend, const RunOptions& opts) : backend(backend), opts(opts), live_out(1), live_err(2) {}
 
-void Runner::poll_oom() {
-    if (!opts.oom || opts.oom->fd() < 0) return;
-    for (const auto& rec : opts.oom->poll()) {
-        if (auto owner = attribution.owner(rec)) {
-            for (auto& r : runs)
-                if (r && r->attribution_id() == owner) r->take_oom(rec);
-            continue;
-        }
-        // In corral's own subtree but in no suite: the run-level part of the report.
-        bool ours = !opts.launcher_memcg.empty() && (cgroup_path_matches(rec.task_memcg, opts.launcher_memcg) ||
-                                                     cgroup_path_matches(rec.oom_memcg, opts.launcher_memcg));
-        if (ours) run_oom_records.push_back(oom_record_to_json(rec, WhoseLimit::Ancestor, 0, wall_clock_offset()));
-    }
-}
-
 void Runner::watch(int fd, std::uint32_t events, EventLoop::Handler h, std::vector<int>& owned) {
     loop.add(fd, events, std::move(h));
     owned.push_back(fd);
@@ -158,6 +143,7 @@ void SuiteRun::start() {
             err_.emplace(make_stream(std::move(err_r), "stderr", r_.live_err));
         });
         attribution_id_ = r_.attribution.add_suite(box_name_, start_mono_s_, to_seconds(spec_.sample_interval));
+        log_oom_counters(0, 0, 0, start_mono_s_);  // a new box counts from zero
 
         SpawnSpec sp;
         sp.argv = spec_.argv;
@@ -306,11 +292,21 @@ void SuiteRun::on_sample() {
             s.pressure->t_s = t;
             res_.pressure.append(*s.pressure);
         }
-        std::uint64_t kills = box_->enforced() ? box_->oom_kills_now() : 0;
+        OomCounters oc = box_->enforced() ? box_->oom_counters_now() : OomCounters{};
+        const std::uint64_t kills = oc.kills;
+        if (box_->enforced()) {
+            oom_own_source_ = oc.own_source;
+            log_oom_counters(oc.kills, oc.own_limit_hits, s.memory_bytes, monotonic_now_s());
+        }
         if (kills > oom_kills_seen_) {
             oom_kills_seen_ = kills;
             res_.samples.mark_oom(t);  // keeps the samples around the kill
+            if (!first_kill_s_) {      // until a kernel record says when exactly
+                first_kill_s_ = monotonic_now_s();
+                if (auto at = lines_.at(*first_kill_s_); at.known) res_.line_at_first_kill = at.text;
+            }
         }
+        if (!r_.pending_headerless.empty()) r_.claim_pending();
         if (spec_.limits.oom_group && !oom_group_done_ && phase_ == Phase::Running && box_->enforced() &&
             !box_->oom_group_native() && kills > 0) {
             oom_group_done_ = true;
@@ -540,6 +536,14 @@ void SuiteRun::finish() {
         } catch (const Error& e) {
             note(std::string("reading the box's counters failed: ") + e.what());
         }
+        try {  // the counters after the last kill, for the records without their header
+            if (box_->enforced()) {
+                OomCounters oc = box_->oom_counters_now();
+                log_oom_counters(oc.kills, oc.own_limit_hits, 0, monotonic_now_s());
+            }
+        } catch (const Error&) {
+            // gone with the box (a scope's cgroup): the samples' counters are what is known
+        }
         // Where the kernel (memory.oom.group) or the manager (OOMPolicy=kill) ends the whole box at
         // any OOM kill in it, one OOM kill was a group kill, even when the counters that would say so
         // went with the box (a scope's cgroup is removed as soon as it is empty).
@@ -559,7 +563,10 @@ void SuiteRun::finish() {
         res_.peak_bytes = *res_.limits.memory_max;
         res_.peak_source = "memory.max, reached (memory.events max)";
     }
-    if (attribution_id_) r_.attribution.suite_ended(*attribution_id_, monotonic_now_s());
+    end_mono_s_ = monotonic_now_s();
+    if (attribution_id_) r_.attribution.suite_ended(*attribution_id_, *end_mono_s_);
+    r_.claim_pending();
+    resolve_headerless();
     finalize(res_);
     // Let the box go (remove its cgroups, unload its unit) from the loop.
     phase_ = Phase::Releasing;
@@ -599,33 +606,7 @@ void SuiteRun::release_step() {
     finalize(res_);  // notes made while releasing
 }
 
-void SuiteRun::take_oom(const OomRecord& rec) {
-    WhoseLimit whose = box_name_.empty() ? (rec.global ? WhoseLimit::Host : WhoseLimit::Ancestor)
-                                         : classify(rec, box_name_);
-    res_.oom_records.push_back(make_oom_kill(rec, whose, start_mono_s_));
-    if (phase_ == Phase::Releasing || phase_ == Phase::Done) finalize(res_);  // it came after the suite ended
-}
-
 // ---- output -------------------------------------------------------------------------------------
-
-OutputStream SuiteRun::make_stream(UniqueFd read_end, const char* ext, LiveOutput& live) {
-    std::string file = fmt::format("{}.{}", spec_.name, ext);
-    std::string path = r_.opts.report_dir + "/" + file;
-    UniqueFd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (!f) throw_errno("create " + path);
-    (std::string(ext) == "stdout" ? res_.stdout_file : res_.stderr_file) = file;
-    std::string prefix = r_.opts.prefix_output ? "[" + spec_.name + "] " : "";
-    return OutputStream(std::move(read_end), std::move(f), path, &live, prefix, &res_.last_line);
-}
-
-void SuiteRun::watch_stream(OutputStream& s) {
-    r_.watch(s.fd(), EPOLLIN, [this, &s](std::uint32_t) {
-        if (!s.pump()) {
-            unwatch(s.fd());  // before the fd is closed and its number reused
-            s.drain();
-        }
-    }, watched_);
-}
 
 void SuiteRun::unwatch(int fd) {
     r_.loop.remove(fd);

@@ -467,7 +467,9 @@ TEST_CASE("classify: other constraints are the host's, an unknown memcg is not t
     CHECK(classify(r, "corral-a-1") == WhoseLimit::Host);
     r.constraint = "";  // only the Killed process line was seen: a memcg OOM, whose limit unknown
     r.task_memcg = "";
-    CHECK(classify(r, "corral-a-1") == WhoseLimit::Ancestor);
+    CHECK(classify(r, "corral-a-1") == WhoseLimit::Unknown);
+    CHECK_FALSE(has_header(r));
+    CHECK(whose_limit_name(WhoseLimit::Unknown) == "unknown");
     CHECK(whose_limit_name(WhoseLimit::Own) == "own");
     CHECK(whose_limit_name(WhoseLimit::Ancestor) == "ancestor");
     CHECK(whose_limit_name(WhoseLimit::Host) == "host");

@@ -61,11 +61,12 @@ public:
     virtual std::optional<MemorySplit> memory_split() { return std::nullopt; }
 
     // memory.oom_group: true when the kernel kills the whole box on an OOM (cgroup v2). Otherwise
-    // corral emulates it, polling oom_kills_now() and killing the tree after the first OOM kill.
+    // corral emulates it, polling oom_counters_now() and killing the tree after the first OOM kill.
     virtual bool oom_group_native() const { return true; }
-    // The box's OOM kill counter now (read with every sample: the samples around a kill are kept);
-    // 0 where the backend has none.
-    virtual std::uint64_t oom_kills_now() { return 0; }
+    // The box's OOM counters now (read with every sample: the samples around a kill are kept, and a
+    // kernel record without its header is told own or ancestor by them); zeros where the backend has
+    // none.
+    virtual OomCounters oom_counters_now() { return {}; }
 
     // A directory fd of the box's cgroup when the box is a single cgroup (v2): a child started
     // with clone3(CLONE_INTO_CGROUP) on it is in the box from its first instruction, and needs no

@@ -35,6 +35,16 @@ struct BoxCounters {
     nlohmann::json manager_view;
 };
 
+// The box's OOM counters now, read with every sample: the kills in it, and how often its own memory
+// limit was reached (v2: memory.events oom, the OOM events of this cgroup and below; v1:
+// memory.failcnt, the charges that hit its limit). A kill while the own count rises was caused by the
+// box's own limit; one while it stays was caused by an ancestor's.
+struct OomCounters {
+    std::uint64_t kills = 0;
+    std::uint64_t own_limit_hits = 0;
+    const char* own_source = "";  // "memory.events oom" | "memory.failcnt" ("" without one)
+};
+
 struct MemorySplit {
     std::uint64_t anon_bytes = 0, file_bytes = 0;
 };

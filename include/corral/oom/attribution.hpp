@@ -9,11 +9,43 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "corral/oom/oom_record.hpp"
 
 namespace corral {
+
+// A suite's box OOM counters (box/measure.hpp OomCounters) at t_s, on the kernel's monotonic clock.
+struct OomCounterSample {
+    double t_s = 0;
+    std::uint64_t kills = 0, own_limit_hits = 0;
+    std::uint64_t memory_bytes = 0;  // the box's usage then (0: not read)
+};
+
+struct WhoseAnswer {
+    WhoseLimit whose = WhoseLimit::Unknown;
+    std::string reason;  // why, for the report (whose_limit_reason)
+};
+
+// A complete record of the same box farther than this from a header-less one says nothing of it.
+inline constexpr double kNearestRecordS = 10.0;
+// The box's own limit counts as reached for a kill when its own-limit count rose, or its usage was at
+// kAtLimitFraction of its memory.max, from this long before the kill to the first sample after it (the
+// charge that hit the limit can come some reclaim attempts before the kill itself).
+inline constexpr double kOwnLimitWindowS = 1.0;
+inline constexpr double kAtLimitFraction = 0.98;
+
+// Whose limit a memcg OOM record without its header (the kernel rate-limits it) was, from what the
+// suite knows, in this order:
+// 1. the box's counters around the kill (`counters`: ascending, the box's zeros at its creation first):
+//    its own-limit count (own_source) rose, or its usage was at its memory.max, from kOwnLimitWindowS
+//    before the kill to the first sample after it → Own; neither while its kill count rose → Ancestor;
+// 2. the nearest complete record of the same box within kNearestRecordS (`complete`: time, whose);
+// 3. otherwise Unknown, with the reason. Never a guess.
+WhoseAnswer whose_without_header(double kill_s, const std::vector<OomCounterSample>& counters,
+                                 const std::string& own_source, std::optional<std::uint64_t> memory_max,
+                                 const std::vector<std::pair<double, WhoseLimit>>& complete);
 
 class OomAttribution {
 public:

@@ -81,10 +81,15 @@ bool cgroup_path_matches(const std::string& kernel_path, const std::string& suit
 
 // Whose memory limit caused the kill: the suite's box (or a cgroup below it), a cgroup above
 // or beside it, or the host as a whole (global OOM, cpuset or mempolicy constraint).
-// A memcg OOM whose oom-kill: line was not seen (oom_memcg unknown) counts as Ancestor.
-enum class WhoseLimit { Own, Ancestor, Host };
+// Unknown: a memcg OOM whose header (the oom-kill: line with oom_memcg) the kernel left out; the
+// suite tells it from its box's counters (oom/attribution: whose_without_header).
+enum class WhoseLimit { Own, Ancestor, Host, Unknown };
 WhoseLimit classify(const OomRecord& r, const std::string& suite_box_name);
-std::string whose_limit_name(WhoseLimit w);  // "own" | "ancestor" | "host"
+std::string whose_limit_name(WhoseLimit w);  // "own" | "ancestor" | "host" | "unknown"
+// The kernel printed the report's header (the oom-kill: line, or the global "Out of memory:" kill):
+// its cgroup paths say whose limit it was. In a storm the kernel rate-limits the header (about 10
+// per 5 s) and only the "Memory cgroup out of memory: Killed process" line comes.
+bool has_header(const OomRecord& r);
 
 
 // Seconds to add to a kernel timestamp (CLOCK_MONOTONIC-based) to get Unix time:

@@ -107,6 +107,10 @@ struct SuiteResult {
     // or corral's emulation of it (v1). False when oom_group was set but no OOM kill came.
     bool oom_group_killed = false;
     std::vector<OomKill> oom_records;  // the kernel's own records of them
+    std::uint64_t oom_records_without_header = 0;  // the kernel rate-limited their header
+    // The line printed when the first OOM kill came (its record's time, or the first sample whose OOM
+    // counter rose); the partial line when one was being printed.
+    std::string line_at_first_kill;
     std::uint64_t memory_failcnt = 0;  // times the memory limit was hit
     std::uint64_t tasks_limit_hits = 0;
     std::optional<std::uint64_t> cpu_usage_us;

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "corral/base/fd.hpp"
 #include "corral/run/live_output.hpp"
@@ -14,8 +16,11 @@ public:
     // pipe_read: the parent's end (made non-blocking here); file: where everything is kept (path for
     // messages); live: corral's stdout or stderr; prefix: "[suite] " for parallel runs, "" to pass
     // bytes straight through.
+    // on_text (may be empty) gets each complete line (without its '\n', partial = false) and, after
+    // each read, the unterminated rest of the stream when there is one (partial = true).
+    using TextSink = std::function<void(std::string_view text, bool partial)>;
     OutputStream(UniqueFd pipe_read, UniqueFd file, std::string path, LiveOutput* live, std::string prefix,
-                 std::string* last_line);
+                 std::string* last_line, TextSink on_text = {});
 
     int fd() const noexcept { return pipe_.get(); }
     bool open() const noexcept { return static_cast<bool>(pipe_); }
@@ -41,6 +46,7 @@ private:
     std::string prefix_;
     std::string partial_;     // the current unfinished line
     std::string* last_line_;  // shared by a suite's stdout and stderr
+    TextSink on_text_;
     std::uint64_t written_ = 0, dropped_live_ = 0;
     std::string file_error_;
 };

@@ -20,6 +20,7 @@
 #include "corral/oom/oom_record.hpp"
 #include "corral/report/result.hpp"
 #include "corral/run/event_loop.hpp"
+#include "corral/run/line_log.hpp"
 #include "corral/run/live_output.hpp"
 #include "corral/run/output.hpp"
 #include "corral/run/spawn.hpp"
@@ -41,10 +42,14 @@ public:
     std::vector<std::unique_ptr<SuiteRun>> runs;
     std::vector<nlohmann::json> run_oom_records;
     OomAttribution attribution;
+    std::vector<OomRecord> pending_headerless;
     bool boxes_left = false;  // a box could not be removed: a later run must find it stale
 
     // Reads the OOM source and hands every completed record to the suite it belongs to.
     void poll_oom();
+    // Records without their header that no suite's pid sightings claimed: given to the one suite whose
+    // box counted an OOM kill around their time (and has fewer records than kills), once that is known.
+    void claim_pending();
     // Registers fd with the loop and records it in `owned`, the caller's list of its fds.
     void watch(int fd, std::uint32_t events, EventLoop::Handler h, std::vector<int>& owned);
     // A message from corral itself on its stderr ("corral: …\n").
@@ -75,6 +80,13 @@ public:
     void take_oom(const OomRecord& rec);
     // Its entry in the run's OOM attribution; nullopt before its box was made.
     std::optional<std::size_t> attribution_id() const { return attribution_id_; }
+    // Whether the box's OOM kill count rose in the sample interval around kill_s (kernel monotonic
+    // seconds); nullopt while no sample after it was taken.
+    std::optional<bool> kills_rose_around(double kill_s) const;
+    // The box counted more OOM kills than records came for it.
+    bool lacks_records() const;
+    // The box's cgroup directory name ("" when unboxed or before its box was made).
+    const std::string& box_name() const { return box_name_; }
 
 private:
     // Runs a step of this suite; an error in it ends this suite (its verdict so far, or launch-error,
@@ -107,6 +119,11 @@ private:
     void unwatch(int fd);
     void unwatch_all();
     void note(const std::string& n);
+    // A line (or the partial line) the suite printed.
+    void on_text(std::string_view text, bool partial);
+    void log_oom_counters(std::uint64_t kills, std::uint64_t own_limit_hits, std::uint64_t bytes, double t_mono);
+    // Whose limit each record without its header was (its box's counters, the nearest complete record).
+    void resolve_headerless();
 
     Runner& r_;
     const SuiteSpec& spec_;
@@ -134,6 +151,18 @@ private:
     bool oom_group_done_ = false;  // emulated memory.oom_group fired
     double grace_started_s_ = -1;  // when SIGTERM went, for the explanation of an early SIGKILL
     std::uint64_t oom_kills_seen_ = 0;  // the box's OOM kill counter at the last sample
+    std::vector<OomCounterSample> oom_counter_log_;  // the box's OOM counters at each sample (bounded)
+    std::string oom_own_source_;                     // what counts the box's own limit hits
+    struct RecordMeta {
+        double kill_s = 0;  // kernel monotonic seconds
+        bool headerless = false;
+        WhoseLimit whose = WhoseLimit::Unknown;  // as the record's header said
+    };
+    std::vector<RecordMeta> oom_meta_;  // one per res_.oom_records entry
+    LineLog lines_;                     // what was printed lately, for the line at each OOM kill
+    std::optional<double> first_kill_s_;
+    std::optional<double> end_mono_s_;  // when finish() began
+    bool first_kill_from_record_ = false;
 };
 
 }  // namespace corral
