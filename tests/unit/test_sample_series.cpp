@@ -12,8 +12,10 @@
 
 #include "corral/report/report.hpp"
 #include "corral/report/sample_series.hpp"
+#include "vm_rss.hpp"
 
 using namespace corral;
+using corral::test::vm_rss;
 
 namespace {
 
@@ -31,16 +33,6 @@ bool valid_utf8(const std::string& s) {
         i += n;
     }
     return true;
-}
-
-// VmRSS of this process in bytes.
-std::uint64_t vm_rss() {
-    std::ifstream in("/proc/self/status");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
-    FAIL("no VmRSS in /proc/self/status");
-    return 0;
 }
 
 // The thrashing summary as corral computed it before the series, over a whole vector: the oracle.
