@@ -422,7 +422,7 @@ TEST_CASE("profile key markers: located errors", "[markers][profile]") {
     }
 }
 
-TEST_CASE("--markers flag values: auto, none, a regex with one group", "[markers][profile]") {
+TEST_CASE("markers: the --markers flag takes auto, none or a regex with one group", "[markers][profile]") {
     CHECK(parse_markers_flag("auto").mode == MarkersSpec::Mode::Auto);
     CHECK(parse_markers_flag("none").mode == MarkersSpec::Mode::None);
     CHECK(parse_markers_flag("^ok (\\S+)").mode == MarkersSpec::Mode::Pattern);
