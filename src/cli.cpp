@@ -18,6 +18,7 @@
 #include "corral/box/backend_set.hpp"
 #include "corral/box/cgroup_paths.hpp"
 #include "corral/oom/oom_watch.hpp"
+#include "corral/profile/marker_pattern.hpp"
 #include "corral/profile/profile.hpp"
 #include "corral/profile/quantities.hpp"
 #include "corral/report/report.hpp"
@@ -31,7 +32,7 @@ namespace corral {
 namespace {
 
 struct AdHoc {
-    std::string memory_max, memory_high, swap_max, cpu, timeout, kill_grace, name = "adhoc";
+    std::string memory_max, memory_high, swap_max, cpu, timeout, kill_grace, markers, name = "adhoc";
     std::int64_t tasks_max = -1;
 };
 
@@ -102,6 +103,7 @@ SuiteSpec adhoc_suite(const AdHoc& a, const std::vector<std::string>& command) {
     }
     if (!a.timeout.empty()) s.timeout = duration("--timeout", a.timeout);
     if (!a.kill_grace.empty()) s.kill_grace = duration("--kill-grace", a.kill_grace);
+    if (!a.markers.empty()) s.markers = parse_markers_flag(a.markers);
     s.where.file = "command line";
     validate_suite(s);
     return s;
@@ -125,6 +127,7 @@ void print_check(const std::vector<SuiteSpec>& suites) {
         std::cout << fmt::format("  kill_grace       {}\n", format_duration(s.kill_grace));
         std::cout << fmt::format("  sample_interval  {}\n", format_duration(s.sample_interval));
         std::cout << fmt::format("  backend          {}\n", backend_choice_name(s.backend));
+        std::cout << fmt::format("  markers          {}\n", describe_markers(s.markers));
         if (!s.on_timeout.empty()) {
             const std::string hook = join_argv(s.on_timeout);
             std::cout << fmt::format("  on_timeout       {} (at most {})\n", hook, format_duration(s.on_timeout_limit));
@@ -331,6 +334,7 @@ int cli_main(int argc, char** argv) {
     run->add_option("--cpu", adhoc.cpu, "Ad-hoc suite: CPU quota, e.g. 150% = 1.5 cores");
     run->add_option("--timeout", adhoc.timeout, "Ad-hoc suite: wall-clock timeout, e.g. 30s");
     run->add_option("--kill-grace", adhoc.kill_grace, "Ad-hoc suite: time between SIGTERM and SIGKILL (default 10s)");
+    run->add_option("--markers", adhoc.markers, "Ad-hoc suite: test markers in the output: auto (default), none, or a regex whose one group is the name");
     run->add_option("--name", adhoc.name, "Ad-hoc suite: name (default adhoc)");
 
     auto* check = app.add_subcommand("check", "Validate profiles and print each suite's resolved limits; runs nothing");
@@ -354,7 +358,7 @@ int cli_main(int argc, char** argv) {
         std::vector<SuiteSpec> suites;
         bool adhoc_flags = !adhoc.memory_max.empty() || !adhoc.memory_high.empty() || !adhoc.swap_max.empty() ||
                            adhoc.tasks_max >= 0 || !adhoc.cpu.empty() || !adhoc.timeout.empty() ||
-                           !adhoc.kill_grace.empty() || run->count("--name") > 0;
+                           !adhoc.kill_grace.empty() || !adhoc.markers.empty() || run->count("--name") > 0;
         if (!command.empty()) {
             if (!run_profiles.empty())
                 throw UsageError("give either profiles or a command after --, not both");

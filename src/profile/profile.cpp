@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "corral/base/fd.hpp"
+#include "corral/profile/marker_pattern.hpp"
 
 namespace corral {
 
@@ -157,11 +158,12 @@ namespace {
 using YAML::Node;
 
 const std::vector<std::string> kSuiteKeys = {
-    "name",    "command",    "workdir",         "env",     "env_clear", "memory", "tasks_max", "cpu",
-    "timeout", "kill_grace", "sample_interval", "backend", "on_timeout"};
+    "name",    "command",    "workdir",         "env",     "env_clear",  "memory", "tasks_max", "cpu",
+    "timeout", "kill_grace", "sample_interval", "backend", "on_timeout", "markers"};
 const std::vector<std::string> kMemoryKeys = {"max", "high", "swap_max", "oom_group"};
 const std::vector<std::string> kCpuKeys = {"quota"};
 const std::vector<std::string> kOnTimeoutKeys = {"command", "timeout"};
+const std::vector<std::string> kMarkersKeys = {"pattern"};
 const std::vector<std::string> kTopKeys = {"defaults", "suites"};
 
 std::string join_path(const std::string& prefix, const std::string& key) {
@@ -358,6 +360,7 @@ public:
         field("sample_interval", [&](const Found& f) { s.sample_interval = ctx_.duration(f); });
         field("backend", [&](const Found& f) { s.backend = read_backend(f); });
         field("on_timeout", [&](const Found& f) { read_on_timeout(f, s); });
+        field("markers", [&](const Found& f) { s.markers = read_markers(f); });
         if (partial) return s;
 
         if (auto p = find_problem(s)) {
@@ -382,6 +385,8 @@ private:
             ctx_.expected(*f, "a map of variable names to values");
         if (auto f = find(l.map, "on_timeout", l.prefix); f && f->value.IsMap())
             ctx_.check_keys(f->value, f->path, kOnTimeoutKeys);
+        if (auto f = find(l.map, "markers", l.prefix); f && f->value.IsMap())
+            ctx_.check_keys(f->value, f->path, kMarkersKeys);
     }
 
     // The first layer's value of a field ("timeout" or "memory.max").
@@ -448,6 +453,31 @@ private:
             names.push_back(backend_choice_name(b));
         }
         ctx_.fail(f, unknown("backend", value, names));
+    }
+
+    // markers: auto | none | {pattern: REGEX with one capture group}
+    MarkersSpec read_markers(const Found& f) const {
+        MarkersSpec m;
+        if (f.value.IsScalar() && (f.value.Scalar() == "auto" || f.value.Scalar() == "none")) {
+            if (f.value.Scalar() == "none") m.mode = MarkersSpec::Mode::None;
+            return m;
+        }
+        if (f.value.IsScalar())
+            ctx_.fail(f, unknown("markers setting", f.value.Scalar(), {"auto", "none"}) +
+                             " or a map {pattern: REGEX}");
+        if (!f.value.IsMap()) ctx_.expected(f, "auto, none or a map {pattern: REGEX}");
+        auto pattern = find(f.value, "pattern", f.path);
+        if (!pattern)
+            ctx_.fail(f.value, join_path(f.path, "pattern"),
+                      "missing key 'pattern': expected a regular expression with one capture group");
+        m.mode = MarkersSpec::Mode::Pattern;
+        m.pattern = ctx_.scalar(*pattern, "a regular expression");
+        try {
+            compile_marker_pattern(m.pattern);
+        } catch (const std::invalid_argument& e) {
+            ctx_.fail(*pattern, e.what());
+        }
+        return m;
     }
 
     void read_on_timeout(const Found& f, SuiteSpec& s) {
