@@ -101,6 +101,7 @@ json memory_json(const SuiteResult& s) {
             {"history", std::move(history)},
             {"history_bucket_s", mem.bucket_s()},
             {"oom_samples", sample_rows(mem.oom_samples())},
+            {"growth", s.growth ? growth_to_json(*s.growth) : json()},
             {"failcnt", s.memory_failcnt},
             {"events", counters_json(s.memory_events)},
             {"events_local", counters_json(s.memory_events_local)},
@@ -239,7 +240,13 @@ std::string human_summary(const RunReport& r, const std::string& report_dir) {
         out += line + "\n";
         std::string expl = s.explanation.empty() ? explain(s) : s.explanation;
         out += "      " + expl + "\n";
-        for (const auto& k : s.oom_records) out += "      kernel: " + oom_victim_summary(k) + "\n";
+        // An OOM storm has hundreds of records: the first few here, all of them in report.json.
+        constexpr std::size_t kRecordsListed = 5;
+        for (std::size_t k = 0; k < s.oom_records.size() && k < kRecordsListed; ++k)
+            out += "      kernel: " + oom_victim_summary(s.oom_records[k]) + "\n";
+        if (s.oom_records.size() > kRecordsListed)
+            out += fmt::format("      kernel: … {} more OOM records in report.json ({} without their header)\n",
+                               s.oom_records.size() - kRecordsListed, s.oom_records_without_header);
         for (const auto& n : s.notes) out += "      note: " + n + "\n";
     }
     for (const auto& n : r.notes) out += "  note: " + n + "\n";

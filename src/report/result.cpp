@@ -237,7 +237,12 @@ std::string explain(const SuiteResult& r) {
             break;
         }
     }
-    return s + common_clauses(r) + ".";
+    s += common_clauses(r) + ".";
+    // What in the suite used the memory, when the curve says something (a leak, one test, a plateau).
+    if (r.growth && (r.growth->pattern == "steady" || r.growth->pattern == "spike" || r.growth->pattern == "plateau") &&
+        !r.growth->summary.empty())
+        s += " " + r.growth->summary;
+    return s;
 }
 
 void finalize(SuiteResult& r) {

@@ -9,6 +9,11 @@
 
 namespace corral {
 
+namespace {
+// Markers' own samples: at most one a millisecond.
+constexpr double kMarkerSampleMinS = 0.001;
+}  // namespace
+
 OutputStream SuiteRun::make_stream(UniqueFd read_end, const char* ext, LiveOutput& live) {
     std::string file = fmt::format("{}.{}", spec_.name, ext);
     std::string path = r_.opts.report_dir + "/" + file;
@@ -30,12 +35,32 @@ void SuiteRun::watch_stream(OutputStream& s) {
 }
 
 void SuiteRun::on_text(std::string_view text, bool partial) {
+    if (markers_ && phase_ != Phase::Entering && phase_ != Phase::Releasing && phase_ != Phase::Done) {
+        std::optional<MarkerEvent> ev = partial ? markers_->on_partial(text) : markers_->on_line(text);
+        if (ev) {
+            try {
+                on_marker(*ev);
+            } catch (const Error&) {
+                // the box is going (its tree ends): the periodic samples say what is known
+            }
+        }
+    }
     const double t = monotonic_now_s();
     const std::string line = trim_line(std::string(text));
     if (partial)
         lines_.partial(t, line);
     else if (!line.empty())
         lines_.line(t, line);
+}
+
+void SuiteRun::on_marker(const MarkerEvent& ev) {
+    const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    // A sample of its own, so that a test shorter than the sample interval gets its own change.
+    if (box_ && box_->enforced() && t - last_marker_sample_t_ >= kMarkerSampleMinS) {
+        last_marker_sample_t_ = t;
+        record_memory(t, box_->sample().memory_bytes);
+    }
+    growth_.marker(t, ev);
 }
 
 }  // namespace corral

@@ -142,6 +142,7 @@ void SuiteRun::start() {
             out_.emplace(make_stream(std::move(out_r), "stdout", r_.live_out));
             err_.emplace(make_stream(std::move(err_r), "stderr", r_.live_err));
         });
+        markers_.emplace(spec_.markers);
         attribution_id_ = r_.attribution.add_suite(box_name_, start_mono_s_, to_seconds(spec_.sample_interval));
         log_oom_counters(0, 0, 0, start_mono_s_);  // a new box counts from zero
 
@@ -277,17 +278,7 @@ void SuiteRun::on_sample() {
         last_pids_ = std::move(pids);
         BoxSample s = box_->sample();
         double t = seconds_since(t0_);
-        if (box_->enforced()) {
-            if (res_.samples.append(t, s.memory_bytes, res_.last_line)) {  // a new peak
-                PeakSample peak{t, s.memory_bytes, std::nullopt, std::nullopt,
-                                res_.samples.peak()->last_line};
-                if (auto split = box_->memory_split()) {
-                    peak.anon_bytes = split->anon_bytes;
-                    peak.file_bytes = split->file_bytes;
-                }
-                res_.peak_sample = peak;
-            }
-        }
+        if (box_->enforced()) record_memory(t, s.memory_bytes);
         if (s.pressure) {
             s.pressure->t_s = t;
             res_.pressure.append(*s.pressure);
@@ -327,6 +318,18 @@ void SuiteRun::on_sample() {
                              e.what()));
         }
     }
+}
+
+void SuiteRun::record_memory(double t, std::uint64_t bytes) {
+    if (res_.samples.append(t, bytes, res_.last_line)) {  // a new peak
+        PeakSample peak{t, bytes, std::nullopt, std::nullopt, res_.samples.peak()->last_line};
+        if (auto split = box_->memory_split()) {
+            peak.anon_bytes = split->anon_bytes;
+            peak.file_bytes = split->file_bytes;
+        }
+        res_.peak_sample = peak;
+    }
+    growth_.sample(t, bytes);
 }
 
 void SuiteRun::on_main_exit() {
@@ -565,6 +568,13 @@ void SuiteRun::finish() {
     }
     end_mono_s_ = monotonic_now_s();
     if (attribution_id_) r_.attribution.suite_ended(*attribution_id_, *end_mono_s_);
+    if (res_.boxed && !res_.samples.empty()) {
+        GrowthContext ctx;
+        if (has_memory_max(res_.limits)) ctx.memory_max = res_.limits.memory_max;
+        ctx.thrashing = res_.pressure.summary().thrashing;
+        ctx.duration_s = res_.duration_s;
+        res_.growth = growth_.finish(ctx);
+    }
     r_.claim_pending();
     resolve_headerless();
     finalize(res_);

@@ -13,6 +13,7 @@
 
 #include "corral/box/measure.hpp"
 #include "corral/oom/oom_record.hpp"
+#include "corral/report/growth.hpp"
 #include "corral/profile/profile.hpp"
 #include "corral/report/sample_series.hpp"
 
@@ -94,6 +95,8 @@ struct SuiteResult {
     MemorySeries samples;     // bounded: a recent window, buckets before it, the peak, around OOM kills
     PressureSeries pressure;  // the same for PSI, and the thrashing summary
     std::optional<PeakSample> peak_sample;
+    // What in the suite used the memory (markers, the curve's pattern); nullopt unboxed or unsampled.
+    std::optional<Growth> growth;
     // Raw cgroup counters where the backend has them (v2: memory.events, memory.events.local,
     // pids.events, cpu.stat); empty maps otherwise.
     std::map<std::string, std::uint64_t> memory_events, memory_events_local, pids_events, cpu_stat;

@@ -18,6 +18,8 @@
 #include "corral/box/backend.hpp"
 #include "corral/oom/attribution.hpp"
 #include "corral/oom/oom_record.hpp"
+#include "corral/report/growth.hpp"
+#include "corral/report/markers.hpp"
 #include "corral/report/result.hpp"
 #include "corral/run/event_loop.hpp"
 #include "corral/run/line_log.hpp"
@@ -121,6 +123,11 @@ private:
     void note(const std::string& n);
     // A line (or the partial line) the suite printed.
     void on_text(std::string_view text, bool partial);
+    // A test boundary in the output: a sample of its own (at most one a millisecond), then the growth
+    // analysis learns of it.
+    void on_marker(const MarkerEvent& ev);
+    // A memory sample at t (seconds since the start): the series, the peak, the growth analysis.
+    void record_memory(double t, std::uint64_t bytes);
     void log_oom_counters(std::uint64_t kills, std::uint64_t own_limit_hits, std::uint64_t bytes, double t_mono);
     // Whose limit each record without its header was (its box's counters, the nearest complete record).
     void resolve_headerless();
@@ -160,6 +167,9 @@ private:
     };
     std::vector<RecordMeta> oom_meta_;  // one per res_.oom_records entry
     LineLog lines_;                     // what was printed lately, for the line at each OOM kill
+    std::optional<MarkerDetector> markers_;
+    GrowthTracker growth_;
+    double last_marker_sample_t_ = -1;
     std::optional<double> first_kill_s_;
     std::optional<double> end_mono_s_;  // when finish() began
     bool first_kill_from_record_ = false;
