@@ -301,6 +301,7 @@ void SuiteRun::on_sample() {
                 }
                 res_.peak_sample = peak;
             }
+            peak_processes_.on_sample(s.memory_bytes, t, last_pids_, res_);  // at a peak 5 % above the last read
         }
         if (s.pressure) {
             s.pressure->t_s = t;

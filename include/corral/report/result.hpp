@@ -36,6 +36,7 @@ struct ProcInfo {
     char state = '?';
     std::string wchan;
     std::uint64_t rss_bytes = 0;
+    std::uint64_t swap_bytes = 0;  // VmSwap
     std::string comm;
     std::string cmdline;  // argv joined by spaces
 };
@@ -94,6 +95,13 @@ struct SuiteResult {
     MemorySeries samples;     // bounded: a recent window, buckets before it, the peak, around OOM kills
     PressureSeries pressure;  // the same for PSI, and the thrashing summary
     std::optional<PeakSample> peak_sample;
+    // The box's processes, the largest by RSS first (at most kPeakProcessesKept), read at the sample
+    // that last set a peak by kPeakProcessesRise (run/peak_processes.hpp); when, at what usage, and
+    // how many processes the box had then.
+    std::vector<ProcInfo> peak_processes;
+    std::optional<double> peak_processes_t_s;
+    std::uint64_t peak_processes_memory_bytes = 0;
+    std::size_t peak_processes_count = 0;
     // Raw cgroup counters where the backend has them (v2: memory.events, memory.events.local,
     // pids.events, cpu.stat); empty maps otherwise.
     std::map<std::string, std::uint64_t> memory_events, memory_events_local, pids_events, cpu_stat;

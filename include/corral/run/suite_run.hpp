@@ -22,6 +22,7 @@
 #include "corral/run/event_loop.hpp"
 #include "corral/run/live_output.hpp"
 #include "corral/run/output.hpp"
+#include "corral/run/peak_processes.hpp"
 #include "corral/run/spawn.hpp"
 #include "corral/run/supervisor.hpp"
 
@@ -134,6 +135,7 @@ private:
     bool oom_group_done_ = false;  // emulated memory.oom_group fired
     double grace_started_s_ = -1;  // when SIGTERM went, for the explanation of an early SIGKILL
     std::uint64_t oom_kills_seen_ = 0;  // the box's OOM kill counter at the last sample
+    PeakProcesses peak_processes_;      // the box's processes read at its peaks
 };
 
 }  // namespace corral
