@@ -7,6 +7,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "corral/report/oom_victim.hpp"
+
 namespace corral {
 
 std::string verdict_name(Verdict v) {
@@ -151,6 +153,7 @@ std::string oom_sentence(const SuiteResult& r) {
         if (r.peak_bytes) s += "; its peak was " + format_bytes(*r.peak_bytes);
     }
     if (!r.last_line.empty()) s += " while the suite printed " + quote_line(r.last_line, kQuoteChars);
+    s += oom_victim_clause(r);
     if (r.oom_group_killed) s += "; memory.oom_group ended the whole suite";
     return s;
 }
@@ -256,6 +259,8 @@ OomKill make_oom_kill(const OomRecord& rec, WhoseLimit whose, double suite_start
     k.oom_memcg = rec.oom_memcg;
     k.anon_rss_kb = rec.anon_rss_kb;
     k.victim_line = rec.victim_line;
+    k.rss_kb = rec.anon_rss_kb + rec.file_rss_kb + rec.shmem_rss_kb;
+    k.task_dump = rec.task_dump;
     k.detail = oom_record_to_json(rec, whose, suite_start_mono_s, wall_clock_offset());
     return k;
 }

@@ -58,6 +58,8 @@ struct OomKill {
     std::string oom_memcg;
     std::uint64_t anon_rss_kb = 0;
     std::string victim_line;  // "Memory cgroup out of memory: Killed process …"
+    std::uint64_t rss_kb = 0;  // the victim's anon + file + shmem RSS at the kill
+    std::optional<TaskDump> task_dump;  // the record's task table (nullopt: the kernel left it out)
     nlohmann::json detail;    // the report's record object
 };
 
