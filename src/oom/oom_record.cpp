@@ -220,7 +220,10 @@ void OomParser::start() {
 }
 
 void OomParser::add_raw(const std::string& text, bool key) {
-    if (key || current_->raw_lines.size() < kMaxRawLines) current_->raw_lines.push_back(text);
+    if (key || current_->raw_lines.size() < kMaxRawLines)
+        current_->raw_lines.push_back(text);
+    else
+        ++current_->raw_lines_dropped;
 }
 
 void OomParser::feed(const KernelLine& line) {
@@ -244,6 +247,7 @@ void OomParser::feed(const KernelLine& line) {
         parse_killed_line(s, *at, *current_);
         current_->mono_us = line.mono_us;
         add_raw(s, true);
+        current_->task_dump = parse_task_dump(current_->raw_lines, system_page_size());
         done_.push_back(std::move(*current_));
         current_.reset();
         return;
@@ -336,6 +340,18 @@ std::string format_utc_iso_ms(double unix_s) {
     return buf;
 }
 
+namespace {
+// What the task list stands on: null without a dump; truncated when rows were past the record's
+// line limit or could not be read.
+nlohmann::json task_dump_info_json(const OomRecord& r) {
+    if (!r.task_dump) return nullptr;
+    return {{"columns", r.task_dump->columns},
+            {"page_size", r.task_dump->page_size},
+            {"unparsed_rows", r.task_dump->unparsed_rows},
+            {"truncated", r.raw_lines_dropped > 0 || r.task_dump->unparsed_rows > 0}};
+}
+}  // namespace
+
 nlohmann::json oom_record_to_json(const OomRecord& r, WhoseLimit whose, double suite_start_mono_s,
                                   double boot_to_wall_offset_s) {
     double kernel_s = static_cast<double>(r.mono_us) / 1e6;
@@ -362,6 +378,8 @@ nlohmann::json oom_record_to_json(const OomRecord& r, WhoseLimit whose, double s
         {"t_s", kernel_s - suite_start_mono_s},
         {"victim_line", r.victim_line},
         {"raw", r.raw_lines},
+        {"tasks", task_dump_to_json(r.task_dump)},
+        {"task_dump", task_dump_info_json(r)},
     };
 }
 

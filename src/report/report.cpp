@@ -34,6 +34,19 @@ json proc_json(const ProcInfo& p) {
             {"cmdline", p.cmdline}};
 }
 
+// memory.peak_processes: what each of the box's largest processes held at its peak.
+json peak_processes_json(const SuiteResult& s) {
+    json procs = json::array();
+    for (const auto& p : s.peak_processes)
+        procs.push_back({{"pid", p.pid},
+                         {"ppid", p.ppid},
+                         {"comm", p.comm},
+                         {"cmdline", p.cmdline},
+                         {"rss_bytes", p.rss_bytes},
+                         {"swap_bytes", p.swap_bytes}});
+    return procs;
+}
+
 json limits_json(const SuiteResult& s) {
     const Limits& l = s.limits;
     return {{"memory_max_bytes", limit_json(l.memory_max)},
@@ -96,6 +109,12 @@ json memory_json(const SuiteResult& s) {
     return {{"peak_bytes", opt_json(s.peak_bytes)},
             {"peak_source", str_or_null(s.peak_source)},
             {"peak_sample", std::move(peak_sample)},
+            {"peak_processes", peak_processes_json(s)},
+            {"peak_processes_read",
+             s.peak_processes_t_s ? json{{"t_s", *s.peak_processes_t_s},
+                                         {"memory_bytes", s.peak_processes_memory_bytes},
+                                         {"processes", s.peak_processes_count}}
+                                  : json(nullptr)},
             {"samples", std::move(samples)},
             {"sample_count", mem.count()},
             {"history", std::move(history)},

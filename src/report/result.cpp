@@ -7,6 +7,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "corral/report/oom_victim.hpp"
+
 namespace corral {
 
 std::string verdict_name(Verdict v) {
@@ -162,6 +164,7 @@ std::string oom_sentence(const SuiteResult& r) {
     // and goes on printing).
     const std::string& line = r.line_at_first_kill.empty() ? r.last_line : r.line_at_first_kill;
     if (!line.empty()) s += " while the suite printed " + quote_line(line, kQuoteChars);
+    s += oom_victim_clause(r);
     if (r.oom_group_killed) s += "; memory.oom_group ended the whole suite";
     return s;
 }
@@ -272,6 +275,8 @@ OomKill make_oom_kill(const OomRecord& rec, WhoseLimit whose, double suite_start
     k.oom_memcg = rec.oom_memcg;
     k.anon_rss_kb = rec.anon_rss_kb;
     k.victim_line = rec.victim_line;
+    k.rss_kb = rec.anon_rss_kb + rec.file_rss_kb + rec.shmem_rss_kb;
+    k.task_dump = rec.task_dump;
     k.detail = oom_record_to_json(rec, whose, suite_start_mono_s, wall_clock_offset());
     return k;
 }

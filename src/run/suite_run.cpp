@@ -278,7 +278,10 @@ void SuiteRun::on_sample() {
         last_pids_ = std::move(pids);
         BoxSample s = box_->sample();
         double t = seconds_since(t0_);
-        if (box_->enforced()) record_memory(t, s.memory_bytes);
+        if (box_->enforced()) {
+            record_memory(t, s.memory_bytes);
+            peak_processes_.on_sample(s.memory_bytes, t, last_pids_, res_);  // at a peak 5 % above the last read
+        }
         if (s.pressure) {
             s.pressure->t_s = t;
             res_.pressure.append(*s.pressure);

@@ -10,40 +10,17 @@
 #include "corral/oom/attribution.hpp"
 #include "corral/oom/oom_record.hpp"
 #include "corral/report/result.hpp"
+#include "kmsg_fixture.hpp"
 
 using namespace corral;
 
 namespace {
 
-const std::string kFixtures = std::string(CORRAL_FIXTURES_DIR) + "/oom/";
 const std::string kProcessApi = "/process_api/0afb945f41065e7f6f784aab9c4a6581";
 // The box of the real global OOM (v2_global_vm.txt): a suite named "global" in the test VM's root cgroup.
 const std::string kGlobalBox = "corral-global-9ee45d8c";
 
-// A fixture holds /dev/kmsg records one per line; lines starting with a space are the
-// previous record's continuation lines (" SUBSYSTEM=…"), as read(2) on /dev/kmsg returns them.
-std::vector<KernelLine> load_fixture(const std::string& name) {
-    std::string text = read_file(kFixtures + name);
-    std::vector<std::string> records;
-    std::size_t pos = 0;
-    while (pos < text.size()) {
-        auto nl = text.find('\n', pos);
-        std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
-        pos = nl == std::string::npos ? text.size() : nl + 1;
-        if (!line.empty() && line[0] == ' ' && !records.empty())
-            records.back() += line + "\n";
-        else if (!line.empty())
-            records.push_back(line + "\n");
-    }
-    std::vector<KernelLine> out;
-    for (const auto& r : records) {
-        auto parsed = parse_kmsg_record(r);
-        INFO(name << ": record " << r);
-        REQUIRE(parsed);
-        out.push_back(*parsed);
-    }
-    return out;
-}
+std::vector<KernelLine> load_fixture(const std::string& name) { return fixture::load_kmsg(name); }
 
 std::vector<OomRecord> parse_all(const std::vector<KernelLine>& lines) {
     OomParser p;
@@ -537,9 +514,13 @@ TEST_CASE("the real global OOM record explains the suite's kill as a global OOM,
     r.oom_kills = 1;
     r.oom_records.push_back(make_oom_kill(rec, whose, 0));
     CHECK(decide_verdict(r) == Verdict::OomKilled);
+    // The victim's share (anon + file + shmem of its Killed process line) against a memory.max that is
+    // set; the dump of a global OOM lists the whole host (corral too): none of them was seen in the box.
+    const std::string share = has_memory_max(r.limits) ? "1.8 GiB of 4 GiB" : "1.8 GiB";
     CHECK(explain(r) ==
           "OOM-killed by a global OOM (CONSTRAINT_NONE): the host or container ran out of memory, not the "
-          "suite's own limit; its peak was 1.8 GiB while the suite printed 'allocated 1824 MiB'.");
+          "suite's own limit; its peak was 1.8 GiB while the suite printed 'allocated 1824 MiB'; the kernel "
+          "killed 127 (alloc, " + share + ").");
 }
 
 TEST_CASE("format_utc_iso_ms and the kernel-to-wall clock offset", "[oom]") {

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "corral/oom/task_dump.hpp"
+
 namespace corral {
 
 // One kernel log line, from /dev/kmsg or from the journal's kernel transport.
@@ -43,6 +45,8 @@ struct OomRecord {
     bool global = false;                 // "Out of memory: Killed process" / oom-kill:…,global_oom
     std::uint64_t mono_us = 0;           // timestamp of the "Killed process" line
     std::vector<std::string> raw_lines;  // the report's lines, in order
+    std::size_t raw_lines_dropped = 0;   // report lines past kMaxRawLines (a long task dump is cut)
+    std::optional<TaskDump> task_dump;   // its task table; nullopt when the kernel left it out
     std::string source = "kmsg";         // "kmsg" | "journal"
     std::string victim_line;             // "Memory cgroup out of memory: Killed process …"
 };
@@ -105,7 +109,8 @@ std::string format_utc_iso_ms(double unix_s);
 
 // {victim:{pid,comm,uid}, invoker, constraint, oom_memcg, task_memcg, whose_limit, global,
 //  total_vm_kb, anon_rss_kb, file_rss_kb, shmem_rss_kb, memcg_usage_kb, memcg_limit_kb (null
-//  when unknown), source, kernel_time_s, wall_time, t_s (since suite start), victim_line, raw}
+//  when unknown), source, kernel_time_s, wall_time, t_s (since suite start), victim_line, raw,
+//  tasks (task_dump_to_json), task_dump: {columns, page_size, unparsed_rows, truncated} or null}
 nlohmann::json oom_record_to_json(const OomRecord& r, WhoseLimit whose, double suite_start_mono_s,
                                   double boot_to_wall_offset_s);
 

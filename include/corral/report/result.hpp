@@ -37,6 +37,7 @@ struct ProcInfo {
     char state = '?';
     std::string wchan;
     std::uint64_t rss_bytes = 0;
+    std::uint64_t swap_bytes = 0;  // VmSwap
     std::string comm;
     std::string cmdline;  // argv joined by spaces
 };
@@ -58,6 +59,8 @@ struct OomKill {
     std::string oom_memcg;
     std::uint64_t anon_rss_kb = 0;
     std::string victim_line;  // "Memory cgroup out of memory: Killed process …"
+    std::uint64_t rss_kb = 0;  // the victim's anon + file + shmem RSS at the kill
+    std::optional<TaskDump> task_dump;  // the record's task table (nullopt: the kernel left it out)
     nlohmann::json detail;    // the report's record object
 };
 
@@ -97,6 +100,13 @@ struct SuiteResult {
     std::optional<PeakSample> peak_sample;
     // What in the suite used the memory (markers, the curve's pattern); nullopt unboxed or unsampled.
     std::optional<Growth> growth;
+    // The box's processes, the largest by RSS first (at most kPeakProcessesKept), read at the sample
+    // that last set a peak by kPeakProcessesRise (run/peak_processes.hpp); when, at what usage, and
+    // how many processes the box had then.
+    std::vector<ProcInfo> peak_processes;
+    std::optional<double> peak_processes_t_s;
+    std::uint64_t peak_processes_memory_bytes = 0;
+    std::size_t peak_processes_count = 0;
     // Raw cgroup counters where the backend has them (v2: memory.events, memory.events.local,
     // pids.events, cpu.stat); empty maps otherwise.
     std::map<std::string, std::uint64_t> memory_events, memory_events_local, pids_events, cpu_stat;

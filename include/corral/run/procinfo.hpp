@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +15,19 @@ namespace corral {
 
 // Everything ProcInfo holds; nullopt when the process is gone.
 std::optional<ProcInfo> read_proc_info(pid_t pid);
+// pid, ppid, comm, cmdline, rss and swap only, from /proc/PID/status and cmdline (two reads: no stat,
+// no wchan), for reading every process of a box at a memory peak. comm is status's Name (with its
+// escapes: "\n" for a newline); state is status's.
+std::optional<ProcInfo> read_proc_memory(pid_t pid);
+
+// The fields of /proc/PID/status that corral uses (pure): Name, State, PPid, VmRSS, VmSwap.
+struct ProcStatus {
+    std::string name;
+    char state = '?';
+    pid_t ppid = 0;
+    std::uint64_t rss_bytes = 0, swap_bytes = 0;  // 0 where the line is missing (a kernel thread)
+};
+ProcStatus parse_proc_status(const std::string& status_text);
 std::vector<ProcInfo> snapshot(const std::vector<pid_t>& pids);
 // The process is on its way out: a SIGKILL pending (an OOM victim being reaped, a group kill), or
 // exiting. Such a process is not "left running" by anyone.

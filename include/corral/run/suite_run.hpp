@@ -25,6 +25,7 @@
 #include "corral/run/line_log.hpp"
 #include "corral/run/live_output.hpp"
 #include "corral/run/output.hpp"
+#include "corral/run/peak_processes.hpp"
 #include "corral/run/spawn.hpp"
 #include "corral/run/supervisor.hpp"
 
@@ -173,6 +174,7 @@ private:
     std::optional<double> first_kill_s_;
     std::optional<double> end_mono_s_;  // when finish() began
     bool first_kill_from_record_ = false;
+    PeakProcesses peak_processes_;      // the box's processes read at its peaks
 };
 
 }  // namespace corral
