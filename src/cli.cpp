@@ -5,9 +5,11 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <ctime>
+#include <filesystem>
 #include <fmt/format.h>
 #include <iostream>
 #include <set>
@@ -21,7 +23,9 @@
 #include "corral/profile/marker_pattern.hpp"
 #include "corral/profile/profile.hpp"
 #include "corral/profile/quantities.hpp"
+#include "corral/profile/split.hpp"
 #include "corral/report/report.hpp"
+#include "corral/report/split_report.hpp"
 #include "corral/run/run_lock.hpp"
 #include "corral/run/signals.hpp"
 #include "corral/run/spawn.hpp"
@@ -34,6 +38,8 @@ namespace {
 struct AdHoc {
     std::string memory_max, memory_high, swap_max, cpu, timeout, kill_grace, markers, name = "adhoc";
     std::int64_t tasks_max = -1;
+    std::string split;       // --split GLOB: one suite per batch of the files it matches
+    std::size_t batch = 0;   // --batch N (0: not given, 1 item a batch)
 };
 
 std::string utc_now(const char* fmt) {
@@ -109,6 +115,27 @@ SuiteSpec adhoc_suite(const AdHoc& a, const std::vector<std::string>& command) {
     return s;
 }
 
+// The ad-hoc suite, or with --split the suites of its batches (the glob resolved against the
+// current directory, where the command runs).
+std::vector<SuiteSpec> adhoc_suites(const AdHoc& a, const std::vector<std::string>& command) {
+    SuiteSpec s = adhoc_suite(a, command);
+    if (a.split.empty()) {
+        if (a.batch > 0) throw UsageError("--batch N is the batch size of --split: give --split GLOB too");
+        return {s};
+    }
+    SplitRequest req;
+    req.pattern = a.split;
+    req.batch = a.batch > 0 ? a.batch : 1;
+    req.where.file = "command line";
+    req.key = "--split";
+    const std::string cwd = std::filesystem::current_path().string();
+    try {
+        return expand_split(s, resolve_split_items(req, cwd, cwd), req.batch, false);
+    } catch (const ProfileError& e) {  // "--split: …", without the location a profile has
+        throw UsageError(e.key() + ": " + e.message());
+    }
+}
+
 std::string opt_size(const std::optional<std::uint64_t>& v) { return v ? format_bytes(*v) : "-"; }
 
 void print_check(const std::vector<SuiteSpec>& suites) {
@@ -128,6 +155,9 @@ void print_check(const std::vector<SuiteSpec>& suites) {
         std::cout << fmt::format("  sample_interval  {}\n", format_duration(s.sample_interval));
         std::cout << fmt::format("  backend          {}\n", backend_choice_name(s.backend));
         std::cout << fmt::format("  markers          {}\n", describe_markers(s.markers));
+        if (s.split)
+            std::cout << fmt::format("  split            batch {} of {} of {}: {}\n", s.split->index, s.split->batches,
+                                     s.split->of, items_text(s.split->items));
         if (!s.on_timeout.empty()) {
             const std::string hook = join_argv(s.on_timeout);
             std::cout << fmt::format("  on_timeout       {} (at most {})\n", hook, format_duration(s.on_timeout_limit));
@@ -251,6 +281,7 @@ int do_run(const std::vector<SuiteSpec>& suites, const RunFlags& flags) {
             r.command = s.command_text;
             r.limits = s.limits;
             r.timeout = s.timeout;
+            r.split = s.split;
             r.interrupted = true;
             r.notes.push_back("not started: corral was interrupted before this suite's turn");
             finalize(r);
@@ -266,6 +297,12 @@ int do_run(const std::vector<SuiteSpec>& suites, const RunFlags& flags) {
             "slow (the suites' .stdout/.stderr files have everything)",
             outcome.live_output_dropped));
     bool interrupted = outcome.interrupted;
+    // Batches fail_fast kept from running are no suites of the report: its `splits` count them.
+    std::sort(outcome.not_run.begin(), outcome.not_run.end());
+    for (auto i = outcome.not_run.rbegin(); i != outcome.not_run.rend(); ++i) {
+        report.not_run.insert(report.not_run.begin(), *suites[*i].split);
+        outcome.results.erase(outcome.results.begin() + static_cast<std::ptrdiff_t>(*i));
+    }
     report.suites = std::move(outcome.results);
     // One backend for the whole run, or "mixed" (each suite's own is in its "backend").
     for (const auto& s : report.suites) {
@@ -336,6 +373,9 @@ int cli_main(int argc, char** argv) {
     run->add_option("--kill-grace", adhoc.kill_grace, "Ad-hoc suite: time between SIGTERM and SIGKILL (default 10s)");
     run->add_option("--markers", adhoc.markers, "Ad-hoc suite: test markers in the output: auto (default), none, or a regex whose one group is the name");
     run->add_option("--name", adhoc.name, "Ad-hoc suite: name (default adhoc)");
+    run->add_option("--split", adhoc.split, "Ad-hoc suite: run it once per file matching GLOB (** = any directories), "
+                    "the files appended to the command, as suites NAME.1, NAME.2, ...")->type_name("GLOB");
+    run->add_option("--batch", adhoc.batch, "With --split: files per batch (default 1)")->check(CLI::PositiveNumber);
 
     auto* check = app.add_subcommand("check", "Validate profiles and print each suite's resolved limits; runs nothing");
     std::vector<std::string> check_profiles;
@@ -358,11 +398,12 @@ int cli_main(int argc, char** argv) {
         std::vector<SuiteSpec> suites;
         bool adhoc_flags = !adhoc.memory_max.empty() || !adhoc.memory_high.empty() || !adhoc.swap_max.empty() ||
                            adhoc.tasks_max >= 0 || !adhoc.cpu.empty() || !adhoc.timeout.empty() ||
-                           !adhoc.kill_grace.empty() || !adhoc.markers.empty() || run->count("--name") > 0;
+                           !adhoc.kill_grace.empty() || !adhoc.markers.empty() || run->count("--name") > 0 ||
+                           !adhoc.split.empty() || adhoc.batch > 0;
         if (!command.empty()) {
             if (!run_profiles.empty())
                 throw UsageError("give either profiles or a command after --, not both");
-            suites.push_back(adhoc_suite(adhoc, command));
+            suites = adhoc_suites(adhoc, command);
         } else {
             if (run_profiles.empty()) throw UsageError("run needs a PROFILE, or a command after --");
             if (adhoc_flags)

@@ -16,6 +16,7 @@
 
 #include "corral/base/fd.hpp"
 #include "corral/profile/marker_pattern.hpp"
+#include "corral/profile/split.hpp"
 
 namespace corral {
 
@@ -159,11 +160,12 @@ using YAML::Node;
 
 const std::vector<std::string> kSuiteKeys = {
     "name",    "command",    "workdir",         "env",     "env_clear",  "memory", "tasks_max", "cpu",
-    "timeout", "kill_grace", "sample_interval", "backend", "on_timeout", "markers"};
+    "timeout", "kill_grace", "sample_interval", "backend", "on_timeout", "markers",   "split"};
 const std::vector<std::string> kMemoryKeys = {"max", "high", "swap_max", "oom_group"};
 const std::vector<std::string> kCpuKeys = {"quota"};
 const std::vector<std::string> kOnTimeoutKeys = {"command", "timeout"};
 const std::vector<std::string> kMarkersKeys = {"pattern"};
+const std::vector<std::string> kSplitKeys = {"items", "batch", "fail_fast"};
 const std::vector<std::string> kTopKeys = {"defaults", "suites"};
 
 std::string join_path(const std::string& prefix, const std::string& key) {
@@ -361,6 +363,7 @@ public:
         field("backend", [&](const Found& f) { s.backend = read_backend(f); });
         field("on_timeout", [&](const Found& f) { read_on_timeout(f, s); });
         field("markers", [&](const Found& f) { s.markers = read_markers(f); });
+        field("split", [&](const Found& f) { split_ = read_split(f); });
         if (partial) return s;
 
         if (auto p = find_problem(s)) {
@@ -387,6 +390,7 @@ private:
             ctx_.check_keys(f->value, f->path, kOnTimeoutKeys);
         if (auto f = find(l.map, "markers", l.prefix); f && f->value.IsMap())
             ctx_.check_keys(f->value, f->path, kMarkersKeys);
+        if (auto f = find(l.map, "split", l.prefix); f && f->value.IsMap()) ctx_.check_keys(f->value, f->path, kSplitKeys);
     }
 
     // The first layer's value of a field ("timeout" or "memory.max").
@@ -418,13 +422,13 @@ private:
             if (s.command_text.find_first_not_of(" \t\r\n") == std::string::npos)
                 ctx_.fail(f, "empty command: expected a command line, found an empty string");
             s.argv = {"/bin/sh", "-c", s.command_text};
+            s.shell = true;
             return;
         }
         if (!f.value.IsSequence()) ctx_.expected(f, "a string (run by /bin/sh -c) or a list of arguments");
         s.argv = ctx_.argv(f);
-        s.command_text.clear();
-        for (const std::string& arg : s.argv)
-            s.command_text += (s.command_text.empty() ? "" : " ") + shell_quote(arg);
+        s.shell = false;
+        s.command_text = quote_argv(s.argv);
     }
 
     // env merges variable by variable, the suite's own values winning over defaults.
@@ -497,6 +501,43 @@ private:
         }
     }
 
+    // split: {items: GLOB | [list] | {from: FILE}, batch: N, fail_fast: bool}
+    SplitRequest read_split(const Found& f) const {
+        if (!f.value.IsMap()) ctx_.expected(f, "a map {items: GLOB | [list] | {from: FILE}, batch: N, fail_fast: bool}");
+        SplitRequest req;
+        const auto items = find(f.value, "items", f.path);
+        if (!items)
+            ctx_.fail(f.value, join_path(f.path, "items"), "missing key 'items': expected a glob, a list or {from: FILE}");
+        req.key = items->path;
+        req.where = ctx_.loc(items->value.IsNull() ? items->key : items->value);
+        if (items->value.IsSequence()) {
+            req.kind = SplitRequest::Kind::List;
+            for (std::size_t i = 0; i < items->value.size(); ++i) {
+                const Found item{items->value[i], items->value[i], fmt::format("{}[{}]", items->path, i)};
+                req.list.push_back(ctx_.scalar(item, "an item (a string)"));
+                if (req.list.back().empty()) ctx_.fail(item, "expected an item, found an empty string");
+            }
+        } else if (items->value.IsMap()) {
+            ctx_.check_keys(items->value, items->path, {"from"});
+            const auto from = find(items->value, "from", items->path);
+            if (!from) ctx_.fail(items->value, join_path(items->path, "from"), "missing key 'from': expected a file of items");
+            req.kind = SplitRequest::Kind::From;
+            req.from = ctx_.scalar(*from, "a file name");
+            if (req.from.empty()) ctx_.fail(*from, "expected a file name, found an empty string");
+            req.key = from->path;
+            req.where = ctx_.loc(from->value);
+        } else {
+            req.pattern = ctx_.scalar(*items, "a glob, a list of items or {from: FILE}");
+            if (req.pattern.empty()) ctx_.fail(*items, "expected a glob such as 'tests/**/test_*.py', found an empty string");
+        }
+        if (const auto batch = find(f.value, "batch", f.path)) {
+            req.batch = ctx_.count(*batch);
+            if (req.batch == 0) ctx_.fail(*batch, "expected a positive integer, found 0");
+        }
+        if (const auto fail_fast = find(f.value, "fail_fast", f.path)) req.fail_fast = ctx_.boolean(*fail_fast);
+        return req;
+    }
+
     std::string resolve_workdir(const std::string& dir) const {
         namespace fs = std::filesystem;
         if (fs::path(dir).is_absolute()) return dir;
@@ -509,6 +550,18 @@ private:
     const Ctx& ctx_;
     std::vector<Layer> layers_;
     std::map<std::string, Found> origin_;  // field -> where its value came from
+    std::optional<SplitRequest> split_;
+
+public:
+    // The suite, or the batches its `split` makes of it: items resolved against its workdir (corral's
+    // working directory without one, where the command then runs), a `from` file against the profile's directory.
+    std::vector<SuiteSpec> read_split_suites(const std::string& default_name) {
+        SuiteSpec s = read(false, default_name);
+        if (!split_) return {std::move(s)};
+        const std::string dir = s.workdir ? *s.workdir : std::filesystem::current_path().string();
+        const std::string profile_dir = std::filesystem::absolute(ctx_.file()).parent_path().string();
+        return expand_split(s, resolve_split_items(*split_, dir, profile_dir), split_->batch, split_->fail_fast);
+    }
 };
 
 // Throws when `s` reuses a name already in `seen` (name -> where first defined).
@@ -552,8 +605,10 @@ std::vector<SuiteSpec> parse_suites(const Ctx& ctx, const Node& root) {
         if (!item.IsMap()) ctx.expected(Found{item, item, prefix}, "a map of suite settings");
         std::vector<Layer> layers{Layer{item, prefix}};
         layers.insert(layers.end(), defaults.begin(), defaults.end());
-        suites.push_back(SuiteReader(ctx, std::move(layers)).read(false, ""));
-        check_unique(suites.back(), prefix + ".name", seen);
+        for (SuiteSpec& s : SuiteReader(ctx, std::move(layers)).read_split_suites("")) {
+            check_unique(s, prefix + ".name", seen);
+            suites.push_back(std::move(s));
+        }
     }
     return suites;
 }
@@ -581,7 +636,7 @@ std::vector<SuiteSpec> parse_profile(const std::string& text, const std::string&
     if (auto d = find(root, "defaults", ""))
         ctx.fail(d->key, d->path, "'defaults' needs a 'suites' list beside it");
     const std::string stem = std::filesystem::path(filename).stem().string();
-    return {SuiteReader(ctx, {Layer{root, ""}}).read(false, stem)};
+    return SuiteReader(ctx, {Layer{root, ""}}).read_split_suites(stem);
 }
 
 std::vector<SuiteSpec> load_profile(const std::string& path) {
@@ -604,6 +659,12 @@ std::vector<SuiteSpec> load_profiles(const std::vector<std::string>& paths) {
         }
     }
     return all;
+}
+
+std::string quote_argv(const std::vector<std::string>& argv) {
+    std::string out;
+    for (const auto& a : argv) out += (out.empty() ? "" : " ") + shell_quote(a);
+    return out;
 }
 
 std::string join_argv(const std::vector<std::string>& argv) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "corral/base/fd.hpp"
+#include "corral/report/split_report.hpp"
 
 namespace corral {
 
@@ -196,6 +197,7 @@ json suite_to_json(const SuiteResult& s) {
     j["stderr"] = str_or_null(s.stderr_file);
     j["notes"] = s.notes;
     j["explanation"] = s.explanation;
+    j["split"] = s.split ? json{{"of", s.split->of}, {"index", s.split->index}, {"items", s.split->items}} : json(nullptr);
     return j;
 }
 
@@ -211,6 +213,7 @@ json report_to_json(const RunReport& r) {
     j["notes"] = r.notes;
     j["oom"] = {{"source", r.oom_source}, {"lost_records", r.oom_lost}, {"records", r.run_oom_records}};
     j["suites"] = std::move(suites);
+    j["splits"] = splits_json(split_runs(r.suites, r.not_run));
     return j;
 }
 
@@ -268,6 +271,7 @@ std::string human_summary(const RunReport& r, const std::string& report_dir) {
                                s.oom_records.size() - kRecordsListed, s.oom_records_without_header);
         for (const auto& n : s.notes) out += "      note: " + n + "\n";
     }
+    out += splits_summary(split_runs(r.suites, r.not_run));
     for (const auto& n : r.notes) out += "  note: " + n + "\n";
     for (const auto& rec : r.run_oom_records)
         out += "  kernel: OOM kill in corral's cgroup outside any suite: " + rec.value("raw", json::array()).dump() + "\n";

@@ -185,6 +185,15 @@ RunOutcome run_suites(Backend& backend, const std::vector<SuiteSpec>& suites, co
         }
     });
 
+    // split: {fail_fast: true}: a batch of that suite has ended without passing.
+    auto split_failed = [&](const SuiteSpec& spec) {
+        if (!spec.split || !spec.split->fail_fast) return false;
+        for (size_t j = 0; j < suites.size(); ++j)
+            if (runs[j] && runs[j]->done() && suites[j].split && suites[j].split->of == spec.split->of &&
+                results[j].verdict != Verdict::Passed)
+                return true;
+        return false;
+    };
     auto active = [&] {
         size_t n = 0;
         for (const auto& r : runs)
@@ -195,6 +204,10 @@ RunOutcome run_suites(Backend& backend, const std::vector<SuiteSpec>& suites, co
         while (!interrupted && !pending.empty() && active() < static_cast<size_t>(std::max(1, opts.jobs))) {
             size_t i = pending.front();
             pending.pop_front();
+            if (split_failed(suites[i])) {
+                outcome.not_run.push_back(i);
+                continue;
+            }
             runs[i] = std::make_unique<SuiteRun>(runner, suites[i], results[i]);
             runs[i]->start();
         }
@@ -230,6 +243,7 @@ RunOutcome run_suites(Backend& backend, const std::vector<SuiteSpec>& suites, co
         results[i].notes.push_back("not started: corral was interrupted before this suite's turn");
         finalize(results[i]);
     }
+    for (size_t i = 0; i < suites.size(); ++i) results[i].split = suites[i].split;
     reap_orphans(runs);
     outcome.run_oom_records = std::move(runner.run_oom_records);
     outcome.boxes_left = runner.boxes_left;

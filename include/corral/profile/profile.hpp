@@ -1,6 +1,7 @@
 // Profiles: the YAML schema, parsing and validation with located errors.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -37,6 +38,15 @@ struct MarkersSpec {
     std::string pattern;
 };
 
+// One batch of a `split` suite (profile/split.hpp): the suite `<of>.<index>` runs these items.
+struct SplitBatch {
+    std::string of;                  // the suite that was split
+    std::size_t index = 0;           // 1-based
+    std::size_t batches = 0;         // how many batches the suite was split into
+    std::vector<std::string> items;  // appended to its command
+    bool fail_fast = false;          // a failed batch keeps the batches not yet started from running
+};
+
 enum class BackendChoice { Auto, Cgroup, SystemdScope };
 std::string backend_choice_name(BackendChoice b);  // "auto" | "cgroup" | "systemd-scope"
 BackendChoice parse_backend_choice(const std::string& name);  // throws UsageError for other names
@@ -45,6 +55,7 @@ struct SuiteSpec {
     std::string name;                    // [A-Za-z0-9._-]+, unique within a run
     std::vector<std::string> argv;       // what is exec'd; a string command becomes {"/bin/sh","-c",text}
     std::string command_text;            // the command as written (for reports)
+    bool shell = false;                  // the command was a string, run by /bin/sh -c
     std::optional<std::string> workdir;  // relative paths are resolved against the profile's directory
     std::map<std::string, std::string> env;
     bool env_clear = false;
@@ -56,6 +67,7 @@ struct SuiteSpec {
     std::vector<std::string> on_timeout;                   // argv run before the first SIGTERM on timeout
     Duration on_timeout_limit = std::chrono::seconds(10);  // how long on_timeout may run
     MarkersSpec markers;                                   // test boundaries in the output
+    std::optional<SplitBatch> split;                       // a batch of a `split` suite
     SourceLoc where;                                       // where the suite is defined
 };
 
@@ -86,6 +98,9 @@ std::vector<SuiteSpec> load_profiles(const std::vector<std::string>& paths);
 // Checks a suite built elsewhere (the ad-hoc command line): name charset, empty command,
 // memory.high above memory.max, zero where it makes no sense. Throws UsageError.
 void validate_suite(const SuiteSpec& s);
+
+// argv quoted for a POSIX shell where needed ("pytest -k 'a b'"), joined by spaces.
+std::string quote_argv(const std::vector<std::string>& argv);
 
 // argv joined by single spaces, unquoted (for people: reports, `check`).
 std::string join_argv(const std::vector<std::string>& argv);

@@ -21,6 +21,7 @@ struct RunReport {
     std::string oom_source = "none";  // "kmsg" | "journal" | "none"
     std::uint64_t oom_lost = 0;       // kmsg records overwritten before corral read them
     std::vector<nlohmann::json> run_oom_records;  // OOM kills in corral's subtree but in no suite
+    std::vector<SplitBatch> not_run;  // batches of a `split: {fail_fast: true}` left out after one failed
 };
 
 // The victim line for people: "Memory cgroup out of memory: Killed process 9912 (python3) anon-rss 15.1 GiB".

@@ -141,6 +141,8 @@ struct SuiteResult {
 
     Verdict verdict = Verdict::LaunchError;
     std::string explanation;
+
+    std::optional<SplitBatch> split;  // a batch of a `split` suite: of, index, items
 };
 
 // The suite's view of a kernel record (the report's oom.records entry, the summary's victim line).

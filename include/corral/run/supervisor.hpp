@@ -39,9 +39,13 @@ struct RunOutcome {
     std::vector<nlohmann::json> run_oom_records;  // OOM kills in corral's subtree but in no suite
     bool boxes_left = false;      // a box could not be removed (a later run removes it)
     std::uint64_t live_output_dropped = 0;  // bytes corral's stdout/stderr readers were too slow for
+    // Batches of a `split: {fail_fast: true}` suite not started because one of its batches had
+    // failed (indices into the suites given; their results are left empty).
+    std::vector<size_t> not_run;
 };
 
 // Runs every suite (at most opts.jobs at once) and returns their results in the given order.
+// A batch of a split suite with fail_fast is not started once a batch of it has ended without passing.
 // SIGINT/SIGTERM to corral end every running suite's tree (SIGTERM, grace, SIGKILL) and the
 // remaining suites are not started; the results say so.
 RunOutcome run_suites(Backend& backend, const std::vector<SuiteSpec>& suites, const RunOptions& opts);
