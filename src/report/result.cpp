@@ -162,8 +162,12 @@ std::string oom_sentence(const SuiteResult& r) {
     }
     // The line printed when the first kill came, not the last one (a runner replaces a dead worker
     // and goes on printing).
-    const std::string& line = r.line_at_first_kill.empty() ? r.last_line : r.line_at_first_kill;
-    if (!line.empty()) s += " while the suite printed " + quote_line(line, kQuoteChars);
+    if (r.printed_before_first_kill == false) {
+        s += " before the suite had printed anything";
+    } else {
+        const std::string& line = r.line_at_first_kill.empty() ? r.last_line : r.line_at_first_kill;
+        if (!line.empty()) s += " while the suite printed " + quote_line(line, kQuoteChars);
+    }
     s += oom_victim_clause(r);
     if (r.oom_group_killed) s += "; memory.oom_group ended the whole suite";
     return s;

@@ -165,10 +165,11 @@ void SuiteRun::take_oom(const OomRecord& rec) {
     res_.oom_records.push_back(std::move(k));
     oom_meta_.push_back(RecordMeta{kill_s, !header && !unboxed, whose});
     if (!header) ++res_.oom_records_without_header;
-    if (at.known && (!first_kill_from_record_ || kill_s < *first_kill_s_)) {
+    if (!first_kill_from_record_ || kill_s < *first_kill_s_) {
         first_kill_s_ = kill_s;
         first_kill_from_record_ = true;
-        res_.line_at_first_kill = at.text;
+        res_.line_at_first_kill = at.known ? at.text : "";
+        res_.printed_before_first_kill = at.known;
     }
     if (phase_ == Phase::Releasing || phase_ == Phase::Done) {  // it came after the suite ended
         resolve_headerless();

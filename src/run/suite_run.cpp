@@ -295,12 +295,15 @@ void SuiteRun::on_sample() {
         if (kills > oom_kills_seen_) {
             oom_kills_seen_ = kills;
             res_.samples.mark_oom(t);  // keeps the samples around the kill
-            if (!first_kill_s_) {      // until a kernel record says when exactly
-                first_kill_s_ = monotonic_now_s();
-                if (auto at = lines_.at(*first_kill_s_); at.known) res_.line_at_first_kill = at.text;
+            if (!first_kill_s_) {  // until a kernel record says when exactly: the line at the sample before
+                first_kill_s_ = prev_sample_mono_s_;
+                const auto at = lines_.at(prev_sample_mono_s_);
+                res_.line_at_first_kill = at.known ? at.text : "";
+                res_.printed_before_first_kill = at.known;
             }
         }
         if (!r_.pending_headerless.empty()) r_.claim_pending();
+        prev_sample_mono_s_ = monotonic_now_s();
         if (spec_.limits.oom_group && !oom_group_done_ && phase_ == Phase::Running && box_->enforced() &&
             !box_->oom_group_native() && kills > 0) {
             oom_group_done_ = true;

@@ -107,3 +107,38 @@ TEST_CASE("pytest -n 2 under a limit: the explanation quotes the line printed wh
     CHECK(at < down);
     hc.finish();
 }
+
+TEST_CASE("split of the pytest project: each file alone under 200M, the one OOM-killed alone is named and "
+          "ranked first",
+          "[host][diagnosis][pytest][split]") {
+    HostCase hc;
+    TempDir work("diag-split");
+    TempDir reports("diag-split-reports");
+    write_text(work.file("split.yaml"),
+               pytest_profile("files", "-q \\\"$@\\\"", "200M", "split: {items: 'files/**/test_*.py'}\n"));
+    auto r = run_corral({"run", "--report-dir", reports.path(), "--jobs", "2", work.file("split.yaml")},
+                        within(320s));
+    INFO(r.describe());
+    CHECK(r.exit_code == 1);
+    auto report = load_report(reports.path());
+    INFO(brief(report));
+    // Five files, five batches files.1 … files.5 in sorted order (a string command gets its batch's
+    // items as "$@"): test_c_big.py is the third.
+    for (int k = 1; k <= 5; ++k) {
+        const Json& b = suite(report, "files." + std::to_string(k));
+        INFO("batch " << k);
+        CHECK(str(b, "/verdict") == (k == 3 ? "oom-killed" : "passed"));
+        CHECK(num(b, "/split/index") == k);
+        CHECK(str(b, "/split/of") == "files");
+    }
+    CHECK(str(suite(report, "files.3"), "/split/items/0") == "files/test_c_big.py");
+    const Json& splits = field(report, "/splits");
+    REQUIRE(splits.size() == 1);
+    CHECK(num(splits[0], "/batches") == 5);
+    CHECK(num(splits[0], "/verdicts/oom-killed") == 1);
+    CHECK(num(splits[0], "/verdicts/passed") == 4);
+    CHECK(num(splits[0], "/ranking/0/index") == 3);
+    CHECK(str(splits[0], "/ranking/0/items/0") == "files/test_c_big.py");
+    CHECK_THAT(r.out + r.err, Catch::Contains("files/test_c_big.py"));
+    hc.finish();
+}

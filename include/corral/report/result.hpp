@@ -124,6 +124,9 @@ struct SuiteResult {
     // The line printed when the first OOM kill came (its record's time, or the first sample whose OOM
     // counter rose); the partial line when one was being printed.
     std::string line_at_first_kill;
+    // The suite had printed a line (or part of one) by the first OOM kill; nullopt: no time known for
+    // the first kill (no record, no sample saw the counter rise).
+    std::optional<bool> printed_before_first_kill;
     std::uint64_t memory_failcnt = 0;  // times the memory limit was hit
     std::uint64_t tasks_limit_hits = 0;
     std::optional<std::uint64_t> cpu_usage_us;

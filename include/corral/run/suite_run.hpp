@@ -174,6 +174,7 @@ private:
     std::optional<double> first_kill_s_;
     std::optional<double> end_mono_s_;  // when finish() began
     bool first_kill_from_record_ = false;
+    double prev_sample_mono_s_ = 0;  // the previous sample's time (kernel monotonic seconds)
     PeakProcesses peak_processes_;      // the box's processes read at its peaks
 };
 
