@@ -42,11 +42,17 @@ std::string header_reason(const OomRecord& rec, WhoseLimit whose, bool unboxed) 
 // The victim's cgroups now (the kernel logs a kill before its victim is gone): which suite's box held it.
 void see_victim(Runner& runner, const OomRecord& rec) {
     if (rec.victim_pid <= 0) return;
-    auto text = read_file_if_exists(fmt::format("/proc/{}/cgroup", rec.victim_pid));
+    // The victim may be gone by now (ESRCH while reading its files): then it tells nothing.
+    std::optional<std::string> text, stat;
+    try {
+        text = read_file_if_exists(fmt::format("/proc/{}/cgroup", rec.victim_pid));
+        stat = read_file_if_exists(fmt::format("/proc/{}/stat", rec.victim_pid));
+    } catch (const Error&) {
+        return;
+    }
     if (!text) return;
     std::uint64_t start_ticks = 0;
-    if (auto st = parse_proc_stat(read_file_if_exists(fmt::format("/proc/{}/stat", rec.victim_pid)).value_or("")))
-        start_ticks = st->start_ticks;
+    if (auto st = parse_proc_stat(stat.value_or(""))) start_ticks = st->start_ticks;
     std::size_t pos = 0;
     while (pos < text->size()) {
         std::size_t nl = text->find('\n', pos);

@@ -178,4 +178,13 @@ private:
     PeakProcesses peak_processes_;      // the box's processes read at its peaks
 };
 
+template <class F>
+void SuiteRun::guarded(const char* what, F&& step) {
+    try {
+        step();
+    } catch (const std::exception& e) {
+        fail(what, e.what());
+    }
+}
+
 }  // namespace corral
