@@ -9,10 +9,11 @@
 #   Ships into the VM, at the same absolute paths: BUILD_DIR/corral,
 #   BUILD_DIR/tests/corral_host_tests, every program in BUILD_DIR/progs, the
 #   files of SOURCE_DIR (default: this checkout) that the host tests read
-#   (profiles/), util-linux's unshare (busybox's has no --cgroup) and setpriv, dash as
-#   sh (Debian's /bin/sh), with their libraries, and Debian's /usr/bin/python3
-#   with what `python3 -m pytest [-n N]` on a project importing prometheus_client
-#   needs (tests/vm/python-files.py; `make deps` installs python3-pytest
+#   (profiles/, tests/pysuite/), util-linux's unshare (busybox's has no
+#   --cgroup) and setpriv, dash as sh (Debian's /bin/sh), with their
+#   libraries, and Debian's /usr/bin/python3 with what `python3 -m pytest
+#   [-n N]` on a project importing prometheus_client needs
+#   (tests/vm/python-files.py; `make deps` installs python3-pytest
 #   python3-pytest-xdist python3-prometheus-client).  Inside, host-tests-driver.sh
 #   runs each test case in a process of its own and prints PASS/FAIL lines and
 #   Catch2's totals on the serial console, which comes back on stdout.
@@ -94,6 +95,8 @@ for f in "${progs[@]}"; do [ -f "$f" ] && [ -x "$f" ] && FILES+=("$f"); done
 # tests/host): the example profile, which also runs build/progs/... relative to
 # the source tree, as a test expects when BUILD_DIR is SOURCE_DIR/build.
 FILES+=("$SRC/profiles")
+# The small real pytest project the host tests run under corral (tests/pysuite).
+FILES+=("$SRC/tests/pysuite")
 # util-linux unshare: `unshare --cgroup` is one test's way into a cgroup namespace.
 UNSHARE=$(command -v unshare) || fail "unshare (util-linux) not found: apt-get install util-linux"
 grep -q -- '--cgroup' <<< "$("$UNSHARE" --help 2>&1)" ||

@@ -7,7 +7,9 @@ path, a directory whole, a program or a .so with the libraries ldd reports).
   - the interpreter: sys.executable (/usr/bin/python3, copied dereferenced);
   - the standard library (sysconfig's stdlib), with its __pycache__, less the
     parts no test uses: tests, IDLE/Tk, 2to3, ensurepip, distutils, venv,
-    curses/dbm/sqlite3 and the static libpython (config-3.11-*): ~40% of it;
+    curses/dbm/sqlite3 and the static libpython (config-3.11-*): 22 of the
+    54 MB of Debian 12's /usr/lib/python3.11 (any stdlib module a test
+    project imports is there; the pycs stay valid: run-vm.sh keeps mtimes);
   - lib-dynload: every extension module but those of the parts left out, the
     CPython test modules and readline (each listed: run-vm.sh ldd's it);
   - from dist-packages, the distributions in ROOTS, what they require
@@ -16,6 +18,9 @@ path, a directory whole, a program or a .so with the libraries ldd reports).
     imported here to see): each one's metadata directory (pytest finds xdist
     through its entry points there) and its top-level packages/modules, whole,
     with their __pycache__ files.  No *.pth file: site.py adds nothing else.
+
+In the VM the interpreter is /usr/bin/python3 only (a copy, no python3.11 name);
+the initrd grows by ~38 MB (83 -> 121 MB), the boot by ~1-2 s.
 
 exit status: 0; 1 (with the reason on stderr) if a distribution is missing.
 """
