@@ -179,8 +179,10 @@ for d in bin sbin lib lib64; do ln -s "usr/$d" "$ROOT/$d"; done
 
 # busybox-static provides every tool the init script and the tests need.
 cp /bin/busybox "$ROOT/bin/busybox"
+# (${path%/*} rather than a dirname fork: an applet may be at the top, e.g. linuxrc.)
 "$ROOT/bin/busybox" --list-full | while read -r applet; do
-    [ -e "$ROOT/$applet" ] || { [ -d "$ROOT/${applet%/*}" ] || mkdir -p "$ROOT/${applet%/*}"; ln -s /bin/busybox "$ROOT/$applet"; }
+    link=$ROOT/$applet
+    [ -e "$link" ] || { [ -d "${link%/*}" ] || mkdir -p "${link%/*}"; ln -s /bin/busybox "$link"; }
 done
 # The kernel opens /dev/console before init runs; creating it needs root.
 mknod -m 600 "$ROOT/dev/console" c 5 1 2>/dev/null || true
