@@ -9,8 +9,12 @@
 #   Ships into the VM, at the same absolute paths: BUILD_DIR/corral,
 #   BUILD_DIR/tests/corral_host_tests, every program in BUILD_DIR/progs, the
 #   files of SOURCE_DIR (default: this checkout) that the host tests read
-#   (profiles/), util-linux's unshare (busybox's has no --cgroup) and setpriv, and dash as
-#   sh (Debian's /bin/sh), with their libraries.  Inside, host-tests-driver.sh
+#   (profiles/, tests/pysuite/), util-linux's unshare (busybox's has no
+#   --cgroup) and setpriv, dash as sh (Debian's /bin/sh), with their
+#   libraries, and Debian's /usr/bin/python3 with what `python3 -m pytest
+#   [-n N]` on a project importing prometheus_client needs
+#   (tests/vm/python-files.py; `make deps` installs python3-pytest
+#   python3-pytest-xdist python3-prometheus-client).  Inside, host-tests-driver.sh
 #   runs each test case in a process of its own and prints PASS/FAIL lines and
 #   Catch2's totals on the serial console, which comes back on stdout.
 #
@@ -91,6 +95,8 @@ for f in "${progs[@]}"; do [ -f "$f" ] && [ -x "$f" ] && FILES+=("$f"); done
 # tests/host): the example profile, which also runs build/progs/... relative to
 # the source tree, as a test expects when BUILD_DIR is SOURCE_DIR/build.
 FILES+=("$SRC/profiles")
+# The small real pytest project the host tests run under corral (tests/pysuite).
+FILES+=("$SRC/tests/pysuite")
 # util-linux unshare: `unshare --cgroup` is one test's way into a cgroup namespace.
 UNSHARE=$(command -v unshare) || fail "unshare (util-linux) not found: apt-get install util-linux"
 grep -q -- '--cgroup' <<< "$("$UNSHARE" --help 2>&1)" ||
@@ -107,6 +113,20 @@ case $SH in
     */dash) FILES+=(/usr/bin/sh) ;;  # copied dereferenced: the VM's /bin/sh is then dash
     *) echo "vm tier: /bin/sh is $SH here, not dash: the VM's sh stays busybox's" >&2 ;;
 esac
+
+# Debian's python3 with pytest, pytest-xdist (execnet) and prometheus_client:
+# host tests run a small pytest project under corral with
+# `/usr/bin/python3 -m pytest [-n 2]`.  tests/vm/python-files.py lists what that
+# needs (the interpreter, the standard library less its unused big parts, the
+# extension modules, those distributions and their requirements); each item is
+# a --file, so run-vm.sh ldd's the interpreter and every extension module.
+PY=/usr/bin/python3
+PY_DEBS="python3-pytest python3-pytest-xdist python3-prometheus-client"
+[ -x "$PY" ] || fail "$PY (Debian's python3) is missing: \`make deps\` installs $PY_DEBS"
+py_files=$("$PY" -I "$HERE/python-files.py") ||
+    fail "$PY cannot list its files for the VM (the reason is above): \`make deps\` installs $PY_DEBS"
+mapfile -t py_list <<< "$py_files"
+FILES+=("${py_list[@]}")
 
 # ---- run ---------------------------------------------------------------------
 run_vm=(--timeout "$TIMEOUT" --memory 2048 --cpus 2 "${CGROUP_ARGS[@]}")

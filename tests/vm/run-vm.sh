@@ -10,9 +10,11 @@
 #
 #   BINARY and every --file PATH are copied into the VM at the same absolute
 #   path, together with the shared libraries ldd reports for them (and the
-#   dynamic loader); the image has a merged /usr as Debian 12 has, and a
-#   shipped program replaces the busybox applet of the same name (e.g.
-#   --file /usr/bin/sh, dash on Debian, is then /bin/sh too).
+#   dynamic loader; a directory is copied whole, and the programs in it are
+#   not ldd'ed: give them a --file each), modification times kept; the image
+#   has a merged /usr as Debian 12 has, and a shipped program replaces the
+#   busybox applet of the same name (e.g. --file /usr/bin/sh, dash on Debian,
+#   is then /bin/sh too).
 #   Inside the VM the harness runs `cd $(dirname BINARY); BINARY ARGS...` as
 #   root with stdin /dev/null, in the root cgroup (or in --cgroup PATH, e.g.
 #   /user.slice/session.scope, created with +memory +pids +cpu enabled in every
@@ -177,29 +179,44 @@ for d in bin sbin lib lib64; do ln -s "usr/$d" "$ROOT/$d"; done
 
 # busybox-static provides every tool the init script and the tests need.
 cp /bin/busybox "$ROOT/bin/busybox"
+# (${path%/*} rather than a dirname fork: an applet may be at the top, e.g. linuxrc.)
 "$ROOT/bin/busybox" --list-full | while read -r applet; do
-    [ -e "$ROOT/$applet" ] || { mkdir -p "$ROOT/$(dirname "$applet")"; ln -s /bin/busybox "$ROOT/$applet"; }
+    link=$ROOT/$applet
+    [ -e "$link" ] || { [ -d "${link%/*}" ] || mkdir -p "${link%/*}"; ln -s /bin/busybox "$link"; }
 done
 # The kernel opens /dev/console before init runs; creating it needs root.
 mknod -m 600 "$ROOT/dev/console" c 5 1 2>/dev/null || true
 
 # copy_in PATH: copy PATH (dereferenced) to the same absolute path in the
 # image, replacing any busybox symlink there, and pull in its shared libraries.
+# A directory is copied whole and its files are not ldd'ed: list a program or
+# .so inside it with a --file of its own (a file is ldd'ed if executable or
+# named *.so or *.so.*).  Modification times are kept (cpio
+# and the kernel keep them too): Python's __pycache__/*.pyc record their
+# source's mtime and would all be stale otherwise, every import compiled again.
+# (Shell tests rather than forks where they do: the python3 files are ~250.)
 copy_in() {
     local src=$1 dst=$ROOT$1 lib
-    mkdir -p "$(dirname "$dst")"
-    rm -rf "$dst"
-    cp -rL "$src" "$dst"
-    [ -f "$src" ] && [ -x "$src" ] || return 0
+    [ -d "${dst%/*}" ] || mkdir -p "${dst%/*}"
+    if [ -e "$dst" ] || [ -L "$dst" ]; then rm -rf "$dst"; fi
+    cp -rL --preserve=timestamps "$src" "$dst"
+    # Programs and shared objects (an extension module's .so is mode 644).
+    [ -f "$src" ] || return 0
+    [ -x "$src" ] || case $src in *.so|*.so.*) ;; *) return 0 ;; esac
     # ldd lines: "libc.so.6 => /lib/.../libc.so.6 (0x...)" and "/lib64/ld-linux...(0x...)"
     { ldd "$src" 2>/dev/null || true; } | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' |
     while read -r lib; do
-        [ -e "$ROOT$lib" ] || { mkdir -p "$ROOT$(dirname "$lib")"; cp -L "$lib" "$ROOT$lib"; }
+        [ -e "$ROOT$lib" ] || { [ -d "$ROOT${lib%/*}" ] || mkdir -p "$ROOT${lib%/*}"; cp -L "$lib" "$ROOT$lib"; }
     done
 }
 if [ "$HOST_ROOT" = 0 ]; then
     copy_in "$BIN"
-    for f in "${FILES[@]}"; do copy_in "$(cd "$(dirname "$f")" && pwd)/$(basename "$f")"; done
+    for f in "${FILES[@]}"; do
+        case $f in
+            /*) copy_in "$f" ;;
+            *) copy_in "$(cd "$(dirname "$f")" && pwd)/$(basename "$f")" ;;
+        esac
+    done
     MAIN=$ROOT/init
 else
     mkdir -p "$ROOT/modules"
