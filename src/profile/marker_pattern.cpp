@@ -4,6 +4,8 @@
 
 #include <stdexcept>
 
+#include "corral/profile/profile_yaml.hpp"
+
 namespace corral {
 
 std::regex compile_marker_pattern(const std::string& pattern) {
@@ -56,3 +58,31 @@ std::string describe_markers(const MarkersSpec& spec) {
 }
 
 }  // namespace corral
+
+namespace corral::profile_yaml {
+
+MarkersSpec read_markers(const Ctx& ctx, const Found& f) {
+    MarkersSpec m;
+    if (f.value.IsScalar() && (f.value.Scalar() == "auto" || f.value.Scalar() == "none")) {
+        if (f.value.Scalar() == "none") m.mode = MarkersSpec::Mode::None;
+        return m;
+    }
+    if (f.value.IsScalar())
+        ctx.fail(f, unknown("markers setting", f.value.Scalar(), {"auto", "none"}) +
+                        " or a map {pattern: REGEX}");
+    if (!f.value.IsMap()) ctx.expected(f, "auto, none or a map {pattern: REGEX}");
+    auto pattern = find(f.value, "pattern", f.path);
+    if (!pattern)
+        ctx.fail(f.value, join_path(f.path, "pattern"),
+                 "missing key 'pattern': expected a regular expression with one capture group");
+    m.mode = MarkersSpec::Mode::Pattern;
+    m.pattern = ctx.scalar(*pattern, "a regular expression");
+    try {
+        compile_marker_pattern(m.pattern);
+    } catch (const std::invalid_argument& e) {
+        ctx.fail(*pattern, e.what());
+    }
+    return m;
+}
+
+}  // namespace corral::profile_yaml

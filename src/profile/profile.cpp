@@ -5,25 +5,16 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <charconv>
-#include <cmath>
 #include <filesystem>
-#include <numeric>
 #include <stdexcept>
 #include <string_view>
-#include <type_traits>
 #include <utility>
 
 #include "corral/base/fd.hpp"
-#include "corral/profile/marker_pattern.hpp"
+#include "corral/profile/profile_yaml.hpp"
 #include "corral/profile/split.hpp"
 
 namespace corral {
-
-std::string SourceLoc::str() const {
-    if (line <= 0) return file;
-    return fmt::format("{}:{}:{}", file, line, column);
-}
 
 std::string backend_choice_name(BackendChoice b) {
     switch (b) {
@@ -41,47 +32,6 @@ BackendChoice parse_backend_choice(const std::string& name) {
     for (BackendChoice b : {BackendChoice::Auto, BackendChoice::Cgroup, BackendChoice::SystemdScope})
         if (backend_choice_name(b) == name) return b;
     throw UsageError("unknown backend '" + name + "' (expected auto, cgroup or systemd-scope)");
-}
-
-namespace {
-std::string located(const SourceLoc& loc, const std::string& key, const std::string& message) {
-    return loc.str() + ": " + (key.empty() ? "" : key + ": ") + message;
-}
-}  // namespace
-
-ProfileError::ProfileError(SourceLoc loc, std::string key, const std::string& message)
-    : UsageError(located(loc, key, message)), loc_(std::move(loc)), key_(std::move(key)), message_(message) {}
-
-namespace {
-
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-    std::vector<std::size_t> row(b.size() + 1);
-    std::iota(row.begin(), row.end(), std::size_t{0});
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        std::size_t diagonal = row[0];
-        row[0] = i + 1;
-        for (std::size_t j = 0; j < b.size(); ++j) {
-            std::size_t above = row[j + 1];
-            row[j + 1] = std::min({above + 1, row[j] + 1, diagonal + (a[i] == b[j] ? 0 : 1)});
-            diagonal = above;
-        }
-    }
-    return row[b.size()];
-}
-
-}  // namespace
-
-std::string suggest_key(const std::string& key, const std::vector<std::string>& known) {
-    std::string best;
-    std::size_t best_distance = 3;  // only suggestions within distance 2
-    for (const std::string& candidate : known) {
-        std::size_t d = edit_distance(key, candidate);
-        if (d < best_distance && d < key.size()) {
-            best = candidate;
-            best_distance = d;
-        }
-    }
-    return best;
 }
 
 namespace {
@@ -156,7 +106,7 @@ void validate_suite(const SuiteSpec& s) {
 
 namespace {
 
-using YAML::Node;
+using namespace profile_yaml;
 
 const std::vector<std::string> kSuiteKeys = {
     "name",    "command",    "workdir",         "env",     "env_clear",  "memory", "tasks_max", "cpu",
@@ -168,32 +118,6 @@ const std::vector<std::string> kMarkersKeys = {"pattern"};
 const std::vector<std::string> kSplitKeys = {"items", "batch", "fail_fast"};
 const std::vector<std::string> kTopKeys = {"defaults", "suites"};
 
-std::string join_path(const std::string& prefix, const std::string& key) {
-    return prefix.empty() ? key : prefix + "." + key;
-}
-
-std::string describe(const Node& n) {
-    switch (n.Type()) {
-        case YAML::NodeType::Map:
-            return "a map";
-        case YAML::NodeType::Sequence:
-            return "a list";
-        case YAML::NodeType::Scalar: {
-            const std::string& text = n.Scalar();
-            return text.size() > 60 ? "'" + text.substr(0, 57) + "...'" : "'" + text + "'";
-        }
-        default:
-            return "nothing";
-    }
-}
-
-std::string unknown(const std::string& what, const std::string& value,
-                    const std::vector<std::string>& known) {
-    std::string hint = suggest_key(value, known);
-    if (!hint.empty()) return fmt::format("unknown {} '{}' (did you mean '{}'?)", what, value, hint);
-    return fmt::format("unknown {} '{}' (expected one of: {})", what, value, fmt::join(known, ", "));
-}
-
 std::string shell_quote(const std::string& arg) {
     static constexpr std::string_view kSafe =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@%_-+=:,./";
@@ -202,123 +126,6 @@ std::string shell_quote(const std::string& arg) {
     for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
     return out + "'";
 }
-
-// A value found in the profile: its key node (located even when the value is empty), the value and its path.
-struct Found {
-    Node key;
-    Node value;
-    std::string path;
-};
-
-// The first entry `key` of a map node, with its path below `prefix`.
-std::optional<Found> find(const Node& map, const std::string& key, const std::string& prefix) {
-    if (!map.IsMap()) return std::nullopt;
-    for (const auto& kv : map)
-        if (kv.first.IsScalar() && kv.first.Scalar() == key)
-            return Found{kv.first, kv.second, join_path(prefix, key)};
-    return std::nullopt;
-}
-
-// Turns nodes into values, throwing ProfileError at the offending node.
-class Ctx {
-public:
-    explicit Ctx(std::string file) : file_(std::move(file)) {}
-
-    const std::string& file() const { return file_; }
-
-    SourceLoc loc(const Node& n) const {
-        const YAML::Mark m = n.Mark();
-        if (m.is_null()) return SourceLoc{file_, 1, 1};
-        return SourceLoc{file_, m.line + 1, m.column + 1};
-    }
-    [[noreturn]] void fail(const Node& at, const std::string& path, const std::string& msg) const {
-        throw ProfileError(loc(at), path, msg);
-    }
-    // An empty value has no position of its own (yaml-cpp marks the next line): point at its key.
-    [[noreturn]] void fail(const Found& f, const std::string& msg) const {
-        fail(f.value.IsNull() ? f.key : f.value, f.path, msg);
-    }
-    [[noreturn]] void expected(const Found& f, const std::string& what) const {
-        fail(f, fmt::format("expected {}, found {}", what, describe(f.value)));
-    }
-
-    // Rejects unknown and repeated keys of a map node.
-    void check_keys(const Node& map, const std::string& path, const std::vector<std::string>& known) const {
-        std::map<std::string, Node> seen;
-        for (const auto& kv : map) {
-            if (!kv.first.IsScalar())
-                fail(kv.first, path, "expected a key name, found " + describe(kv.first));
-            const std::string& key = kv.first.Scalar();
-            if (std::find(known.begin(), known.end(), key) == known.end())
-                fail(kv.first, join_path(path, key), unknown("key", key, known));
-            auto [it, inserted] = seen.emplace(key, kv.first);
-            if (!inserted)
-                fail(kv.first, join_path(path, key),
-                     fmt::format("duplicate key '{}' (first at {})", key, loc(it->second).str()));
-        }
-    }
-
-    std::string scalar(const Found& f, const std::string& what) const {
-        if (!f.value.IsScalar()) expected(f, what);
-        return f.value.Scalar();
-    }
-    bool boolean(const Found& f) const {
-        bool b = false;
-        if (!f.value.IsScalar() || !YAML::convert<bool>::decode(f.value, b)) expected(f, "true or false");
-        return b;
-    }
-    std::uint64_t count(const Found& f) const {
-        std::string text = scalar(f, "a positive integer");
-        std::uint64_t v = 0;
-        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-        if (ec != std::errc() || end != text.data() + text.size()) expected(f, "a positive integer");
-        return v;
-    }
-    double percent(const Found& f) const {
-        const char* what = "a percentage such as 150% (1.5 CPUs)";
-        std::string text = scalar(f, what);
-        double v = 0;
-        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-        if (ec != std::errc() || std::string_view(end) != "%" || !std::isfinite(v)) expected(f, what);
-        return v;
-    }
-    std::uint64_t size(const Found& f) const { return convert(f, "a size", parse_size); }
-    Duration duration(const Found& f) const { return convert(f, "a duration", parse_duration); }
-
-    std::vector<std::string> argv(const Found& f) const {
-        if (!f.value.IsSequence()) expected(f, "a list of arguments");
-        if (f.value.size() == 0)
-            fail(f, "empty command: expected at least one argument, found an empty list");
-        std::vector<std::string> out;
-        for (std::size_t i = 0; i < f.value.size(); ++i) {
-            Found arg{f.value[i], f.value[i], fmt::format("{}[{}]", f.path, i)};
-            out.push_back(scalar(arg, "a string"));
-        }
-        if (out[0].empty())
-            fail(f.value[0], f.path + "[0]", "empty command: the program name is an empty string");
-        return out;
-    }
-
-private:
-    template <class Parse>
-    std::invoke_result_t<Parse, std::string_view> convert(const Found& f, const char* what,
-                                                          Parse parse) const {
-        std::string text = scalar(f, what);
-        try {
-            return parse(text);
-        } catch (const std::invalid_argument& e) {
-            fail(f, fmt::format("{}, found '{}'", e.what(), text));
-        }
-    }
-
-    std::string file_;
-};
-
-// A suite's own map, or the defaults merged under it.
-struct Layer {
-    Node map;
-    std::string prefix;  // "", "suites[2]" or "defaults"
-};
 
 // Reads one suite from its layers (its own map first, then defaults), each key taken from the first
 // layer that has it; the sections memory, cpu and env merge key by key.
@@ -340,11 +147,11 @@ public:
                 ctx_.fail(own.map, join_path(own.prefix, "name"),
                           "missing key 'name': every suite in a 'suites' list needs one");
         }
-        if (!field("command", [&](const Found& f) { read_command(f, s); }) && !partial)
+        if (!field("command", [&](const Found& f) { read_command(ctx_, f, s); }) && !partial)
             ctx_.fail(own.map, join_path(own.prefix, "command"),
                       "missing key 'command': expected a string (run by /bin/sh -c) or a list of arguments");
         field("workdir", [&](const Found& f) { s.workdir = ctx_.scalar(f, "a directory"); });
-        read_env(s);
+        read_env(ctx_, layers_, s);
         field("env_clear", [&](const Found& f) { s.env_clear = ctx_.boolean(f); });
         field("memory.max", [&](const Found& f) { s.limits.memory_max = ctx_.size(f); });
         field("memory.high", [&](const Found& f) { s.limits.memory_high = ctx_.size(f); });
@@ -360,10 +167,10 @@ public:
         });
         field("kill_grace", [&](const Found& f) { s.kill_grace = ctx_.duration(f); });
         field("sample_interval", [&](const Found& f) { s.sample_interval = ctx_.duration(f); });
-        field("backend", [&](const Found& f) { s.backend = read_backend(f); });
-        field("on_timeout", [&](const Found& f) { read_on_timeout(f, s); });
-        field("markers", [&](const Found& f) { s.markers = read_markers(f); });
-        field("split", [&](const Found& f) { split_ = read_split(f); });
+        field("backend", [&](const Found& f) { s.backend = read_backend(ctx_, f); });
+        field("on_timeout", [&](const Found& f) { read_on_timeout(ctx_, f, s, origin_); });
+        field("markers", [&](const Found& f) { s.markers = read_markers(ctx_, f); });
+        field("split", [&](const Found& f) { split_ = read_split(ctx_, f); });
         if (partial) return s;
 
         if (auto p = find_problem(s)) {
@@ -393,149 +200,14 @@ private:
         if (auto f = find(l.map, "split", l.prefix); f && f->value.IsMap()) ctx_.check_keys(f->value, f->path, kSplitKeys);
     }
 
-    // The first layer's value of a field ("timeout" or "memory.max").
-    std::optional<Found> get(const std::string& field) const {
-        const auto dot = field.find('.');
-        for (const Layer& l : layers_) {
-            if (dot == std::string::npos) {
-                if (auto f = find(l.map, field, l.prefix)) return f;
-            } else if (auto section = find(l.map, field.substr(0, dot), l.prefix)) {
-                if (auto f = find(section->value, field.substr(dot + 1), section->path)) return f;
-            }
-        }
-        return std::nullopt;
-    }
-
     // Applies `read` to the field's value, if any, and remembers where it came from.
     template <class Read>
     bool field(const std::string& name, Read read) {
-        auto f = get(name);
+        auto f = find_layered(layers_, name);
         if (!f) return false;
         origin_[name] = *f;
         read(*f);
         return true;
-    }
-
-    void read_command(const Found& f, SuiteSpec& s) const {
-        if (f.value.IsScalar()) {
-            s.command_text = f.value.Scalar();
-            if (s.command_text.find_first_not_of(" \t\r\n") == std::string::npos)
-                ctx_.fail(f, "empty command: expected a command line, found an empty string");
-            s.argv = {"/bin/sh", "-c", s.command_text};
-            s.shell = true;
-            return;
-        }
-        if (!f.value.IsSequence()) ctx_.expected(f, "a string (run by /bin/sh -c) or a list of arguments");
-        s.argv = ctx_.argv(f);
-        s.shell = false;
-        s.command_text = quote_argv(s.argv);
-    }
-
-    // env merges variable by variable, the suite's own values winning over defaults.
-    void read_env(SuiteSpec& s) const {
-        for (auto l = layers_.rbegin(); l != layers_.rend(); ++l) {
-            auto env = find(l->map, "env", l->prefix);
-            if (!env) continue;
-            for (const auto& kv : env->value) {
-                if (!kv.first.IsScalar())
-                    ctx_.fail(kv.first, env->path, "expected a variable name, found " + describe(kv.first));
-                const std::string& name = kv.first.Scalar();
-                const Found var{kv.first, kv.second, join_path(env->path, name)};
-                if (name.empty() || name.find('=') != std::string::npos)
-                    ctx_.fail(kv.first, var.path,
-                              fmt::format("expected a variable name without '=', found '{}'", name));
-                s.env[name] = ctx_.scalar(var, "a string");
-            }
-        }
-    }
-
-    BackendChoice read_backend(const Found& f) const {
-        std::string value = ctx_.scalar(f, "a backend name");
-        std::vector<std::string> names;
-        for (BackendChoice b : {BackendChoice::Auto, BackendChoice::Cgroup, BackendChoice::SystemdScope}) {
-            if (backend_choice_name(b) == value) return b;
-            names.push_back(backend_choice_name(b));
-        }
-        ctx_.fail(f, unknown("backend", value, names));
-    }
-
-    // markers: auto | none | {pattern: REGEX with one capture group}
-    MarkersSpec read_markers(const Found& f) const {
-        MarkersSpec m;
-        if (f.value.IsScalar() && (f.value.Scalar() == "auto" || f.value.Scalar() == "none")) {
-            if (f.value.Scalar() == "none") m.mode = MarkersSpec::Mode::None;
-            return m;
-        }
-        if (f.value.IsScalar())
-            ctx_.fail(f, unknown("markers setting", f.value.Scalar(), {"auto", "none"}) +
-                             " or a map {pattern: REGEX}");
-        if (!f.value.IsMap()) ctx_.expected(f, "auto, none or a map {pattern: REGEX}");
-        auto pattern = find(f.value, "pattern", f.path);
-        if (!pattern)
-            ctx_.fail(f.value, join_path(f.path, "pattern"),
-                      "missing key 'pattern': expected a regular expression with one capture group");
-        m.mode = MarkersSpec::Mode::Pattern;
-        m.pattern = ctx_.scalar(*pattern, "a regular expression");
-        try {
-            compile_marker_pattern(m.pattern);
-        } catch (const std::invalid_argument& e) {
-            ctx_.fail(*pattern, e.what());
-        }
-        return m;
-    }
-
-    void read_on_timeout(const Found& f, SuiteSpec& s) {
-        if (f.value.IsSequence()) {
-            s.on_timeout = ctx_.argv(f);
-            return;
-        }
-        if (!f.value.IsMap()) ctx_.expected(f, "a list of arguments or a map {command: [...], timeout: 10s}");
-        auto command = find(f.value, "command", f.path);
-        if (!command)
-            ctx_.fail(f.value, join_path(f.path, "command"),
-                      "missing key 'command': expected a list of arguments");
-        s.on_timeout = ctx_.argv(*command);
-        if (auto limit = find(f.value, "timeout", f.path)) {
-            origin_["on_timeout.timeout"] = *limit;
-            s.on_timeout_limit = ctx_.duration(*limit);
-        }
-    }
-
-    // split: {items: GLOB | [list] | {from: FILE}, batch: N, fail_fast: bool}
-    SplitRequest read_split(const Found& f) const {
-        if (!f.value.IsMap()) ctx_.expected(f, "a map {items: GLOB | [list] | {from: FILE}, batch: N, fail_fast: bool}");
-        SplitRequest req;
-        const auto items = find(f.value, "items", f.path);
-        if (!items)
-            ctx_.fail(f.value, join_path(f.path, "items"), "missing key 'items': expected a glob, a list or {from: FILE}");
-        req.key = items->path;
-        req.where = ctx_.loc(items->value.IsNull() ? items->key : items->value);
-        if (items->value.IsSequence()) {
-            req.kind = SplitRequest::Kind::List;
-            for (std::size_t i = 0; i < items->value.size(); ++i) {
-                const Found item{items->value[i], items->value[i], fmt::format("{}[{}]", items->path, i)};
-                req.list.push_back(ctx_.scalar(item, "an item (a string)"));
-                if (req.list.back().empty()) ctx_.fail(item, "expected an item, found an empty string");
-            }
-        } else if (items->value.IsMap()) {
-            ctx_.check_keys(items->value, items->path, {"from"});
-            const auto from = find(items->value, "from", items->path);
-            if (!from) ctx_.fail(items->value, join_path(items->path, "from"), "missing key 'from': expected a file of items");
-            req.kind = SplitRequest::Kind::From;
-            req.from = ctx_.scalar(*from, "a file name");
-            if (req.from.empty()) ctx_.fail(*from, "expected a file name, found an empty string");
-            req.key = from->path;
-            req.where = ctx_.loc(from->value);
-        } else {
-            req.pattern = ctx_.scalar(*items, "a glob, a list of items or {from: FILE}");
-            if (req.pattern.empty()) ctx_.fail(*items, "expected a glob such as 'tests/**/test_*.py', found an empty string");
-        }
-        if (const auto batch = find(f.value, "batch", f.path)) {
-            req.batch = ctx_.count(*batch);
-            if (req.batch == 0) ctx_.fail(*batch, "expected a positive integer, found 0");
-        }
-        if (const auto fail_fast = find(f.value, "fail_fast", f.path)) req.fail_fast = ctx_.boolean(*fail_fast);
-        return req;
     }
 
     std::string resolve_workdir(const std::string& dir) const {

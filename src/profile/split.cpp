@@ -10,6 +10,7 @@
 
 #include "corral/base/error.hpp"
 #include "corral/base/fd.hpp"
+#include "corral/profile/profile_yaml.hpp"
 
 namespace corral {
 
@@ -156,3 +157,43 @@ std::vector<SuiteSpec> expand_split(const SuiteSpec& s, const std::vector<std::s
 }
 
 }  // namespace corral
+
+namespace corral::profile_yaml {
+
+SplitRequest read_split(const Ctx& ctx, const Found& f) {
+    if (!f.value.IsMap()) ctx.expected(f, "a map {items: GLOB | [list] | {from: FILE}, batch: N, fail_fast: bool}");
+    SplitRequest req;
+    const auto items = find(f.value, "items", f.path);
+    if (!items)
+        ctx.fail(f.value, join_path(f.path, "items"), "missing key 'items': expected a glob, a list or {from: FILE}");
+    req.key = items->path;
+    req.where = ctx.loc(items->value.IsNull() ? items->key : items->value);
+    if (items->value.IsSequence()) {
+        req.kind = SplitRequest::Kind::List;
+        for (std::size_t i = 0; i < items->value.size(); ++i) {
+            const Found item{items->value[i], items->value[i], fmt::format("{}[{}]", items->path, i)};
+            req.list.push_back(ctx.scalar(item, "an item (a string)"));
+            if (req.list.back().empty()) ctx.fail(item, "expected an item, found an empty string");
+        }
+    } else if (items->value.IsMap()) {
+        ctx.check_keys(items->value, items->path, {"from"});
+        const auto from = find(items->value, "from", items->path);
+        if (!from) ctx.fail(items->value, join_path(items->path, "from"), "missing key 'from': expected a file of items");
+        req.kind = SplitRequest::Kind::From;
+        req.from = ctx.scalar(*from, "a file name");
+        if (req.from.empty()) ctx.fail(*from, "expected a file name, found an empty string");
+        req.key = from->path;
+        req.where = ctx.loc(from->value);
+    } else {
+        req.pattern = ctx.scalar(*items, "a glob, a list of items or {from: FILE}");
+        if (req.pattern.empty()) ctx.fail(*items, "expected a glob such as 'tests/**/test_*.py', found an empty string");
+    }
+    if (const auto batch = find(f.value, "batch", f.path)) {
+        req.batch = ctx.count(*batch);
+        if (req.batch == 0) ctx.fail(*batch, "expected a positive integer, found 0");
+    }
+    if (const auto fail_fast = find(f.value, "fail_fast", f.path)) req.fail_fast = ctx.boolean(*fail_fast);
+    return req;
+}
+
+}  // namespace corral::profile_yaml
