@@ -64,29 +64,33 @@ std::optional<std::size_t> OomAttribution::owner(const OomRecord& r) const {
 
 namespace corral {
 
+CounterWindow counters_around(double kill_s, const std::vector<OomCounterSample>& counters, bool ended) {
+    CounterWindow w;
+    for (const auto& c : counters) {
+        if (c.t_s <= kill_s - kClockSlackS) w.before = c;
+        if (c.t_s >= kill_s + kClockSlackS && !w.after) w.after = &c;
+    }
+    if (!w.after && ended && !counters.empty() && counters.back().t_s > w.before.t_s) w.after = &counters.back();
+    return w;
+}
+
 WhoseAnswer whose_without_header(double kill_s, const std::vector<OomCounterSample>& counters,
-                                 const std::string& own_source, std::optional<std::uint64_t> memory_max,
+                                 const std::string& own_source, std::optional<std::uint64_t> memory_max, bool ended,
                                  const std::vector<std::pair<double, WhoseLimit>>& complete) {
     const std::string lead = "the kernel left out this record's header (it rate-limits the OOM report)";
     std::string counters_said;
     if (own_source.empty() || counters.empty()) {
         counters_said = "the box has no OOM counters";
     } else {
-        // base: the last sample at or before the window's start; before: the last at or before the kill;
-        // after: the first after it.
+        // base: the last sample at or before the window's start; before and after: around the kill.
         const OomCounterSample zero{};
         const OomCounterSample* base = &zero;
-        const OomCounterSample* before = &zero;
-        const OomCounterSample* after = nullptr;
-        std::uint64_t usage = 0;  // the highest usage from base to after
-        // The kernel counts a kill just before it logs it: a sample that close before the record's stamp
-        // may hold the kill already.
-        constexpr double kCountedBeforeLogS = 0.01;
-        for (const auto& c : counters) {
+        for (const auto& c : counters)
             if (c.t_s <= kill_s - kOwnLimitWindowS) base = &c;
-            if (c.t_s <= kill_s - kCountedBeforeLogS) before = &c;
-            if (c.t_s > kill_s && !after) after = &c;
-        }
+        const CounterWindow w = counters_around(kill_s, counters, ended);
+        const OomCounterSample* before = &w.before;
+        const OomCounterSample* after = w.after;
+        std::uint64_t usage = 0;  // the highest usage from base to after
         if (!after) {
             counters_said = "no sample of the box's counters came after the kill";
         } else {

@@ -139,15 +139,12 @@ void SuiteRun::log_oom_counters(std::uint64_t kills, std::uint64_t own_limit_hit
 }
 
 std::optional<bool> SuiteRun::kills_rose_around(double kill_s) const {
-    if (box_name_.empty() || kill_s < start_mono_s_ || (end_mono_s_ && kill_s > *end_mono_s_)) return false;
-    const OomCounterSample* before = nullptr;
-    const OomCounterSample* after = nullptr;
-    for (const auto& c : oom_counter_log_) {
-        if (c.t_s <= kill_s) before = &c;
-        else if (!after) after = &c;
-    }
-    if (!after) return end_mono_s_ ? std::optional<bool>(false) : std::nullopt;
-    return after->kills > (before ? before->kills : 0);
+    if (box_name_.empty() || kill_s < start_mono_s_ - kClockSlackS ||
+        (end_mono_s_ && kill_s > *end_mono_s_ + kClockSlackS))
+        return false;
+    const CounterWindow w = counters_around(kill_s, oom_counter_log_, end_mono_s_.has_value());
+    if (!w.after) return end_mono_s_ ? std::optional<bool>(false) : std::nullopt;
+    return w.after->kills > w.before.kills;
 }
 
 bool SuiteRun::lacks_records() const {
@@ -191,7 +188,7 @@ void SuiteRun::resolve_headerless() {
     for (std::size_t i = 0; i < oom_meta_.size() && i < res_.oom_records.size(); ++i) {
         if (!oom_meta_[i].headerless) continue;
         WhoseAnswer a = whose_without_header(oom_meta_[i].kill_s, oom_counter_log_, oom_own_source_,
-                                             spec_.limits.memory_max, complete);
+                                             spec_.limits.memory_max, end_mono_s_.has_value(), complete);
         OomKill& k = res_.oom_records[i];
         k.whose = whose_limit_name(a.whose);
         k.detail["whose_limit"] = k.whose;

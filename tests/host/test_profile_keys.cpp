@@ -229,7 +229,10 @@ TEST_CASE("memory.samples: [t_s, bytes, last line] with rising times, the usage 
         CHECK(step_mib >= last_step);  // lines in the order they were printed
         last_step = step_mib;
         steps_seen.insert(step_mib);
-        CHECK(bytes >= static_cast<std::uint64_t>(step_mib) * kMiB);
+        // The last sample may come after the program exited and freed its memory, before corral
+        // saw the exit: its line is the last one printed, its usage that of an empty box.
+        const bool after_exit = &sample == &samples.back() && bytes < kMiB;
+        if (!after_exit) CHECK(bytes >= static_cast<std::uint64_t>(step_mib) * kMiB);
         CHECK(bytes <= static_cast<std::uint64_t>(step_mib + 8 + 6) * kMiB);
     }
     CHECK(num(s, "/memory/samples/0/0") < 0.25);  // the first at the start

@@ -34,6 +34,19 @@ inline constexpr double kNearestRecordS = 10.0;
 // kAtLimitFraction of its memory.max, from this long before the kill to the first sample after it (the
 // charge that hit the limit can come some reclaim attempts before the kill itself).
 inline constexpr double kOwnLimitWindowS = 1.0;
+// A kernel record's stamp (local_clock) and corral's CLOCK_MONOTONIC readings can be this far apart in
+// a VM, and the kernel counts a kill a moment before it logs it: the samples "before" and "after" a
+// kill are taken at least this far from its stamp.
+inline constexpr double kClockSlackS = 0.25;
+
+// The box's counter samples around a kill: `before` the last one at least kClockSlackS before it (the
+// box's zeros when none), `after` the first one at least kClockSlackS after it — or, once the box has
+// ended (`ended`), its last sample, which counts every kill in it. after is null while not known yet.
+struct CounterWindow {
+    OomCounterSample before;
+    const OomCounterSample* after = nullptr;
+};
+CounterWindow counters_around(double kill_s, const std::vector<OomCounterSample>& counters, bool ended);
 inline constexpr double kAtLimitFraction = 0.98;
 
 // Whose limit a memcg OOM record without its header (the kernel rate-limits it) was, from what the
@@ -44,7 +57,7 @@ inline constexpr double kAtLimitFraction = 0.98;
 // 2. the nearest complete record of the same box within kNearestRecordS (`complete`: time, whose);
 // 3. otherwise Unknown, with the reason. Never a guess.
 WhoseAnswer whose_without_header(double kill_s, const std::vector<OomCounterSample>& counters,
-                                 const std::string& own_source, std::optional<std::uint64_t> memory_max,
+                                 const std::string& own_source, std::optional<std::uint64_t> memory_max, bool ended,
                                  const std::vector<std::pair<double, WhoseLimit>>& complete);
 
 class OomAttribution {
