@@ -372,7 +372,15 @@ TEST_CASE("growth: a million markers and a day of samples keep the tracker small
     CHECK(g.top.size() <= 10);
     CHECK(g.pattern != "unknown");
     // a million names alone would take over 60 MiB
+#if defined(__SANITIZE_ADDRESS__)
+    // An ASan build's RSS is ASan's (its quarantine of freed blocks, its shadow memory): the bound is
+    // checked in the normal build's pass of the unit tier.
+    (void)before;
+    (void)after;
+    WARN("the tracker's RSS bound not checked in the ASan build");
+#else
     CHECK(after < before + 8 * MiB);
+#endif
 }
 
 TEST_CASE("growth: a real pytest -v curve captured under corral (2 MiB per test) is steady within 30 %") {
