@@ -13,11 +13,6 @@
 
 namespace corral {
 
-namespace {
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-}  // namespace
-
 // ---- the on_timeout hook: its own process group and its own time limit --------------------------
 
 void SuiteRun::start_hook() {
@@ -40,7 +35,7 @@ void SuiteRun::start_hook() {
         res_.on_timeout->error = e.what();
         return begin_termination();
     }
-    hook_t0_ = Clock::now();
+    hook_t0_ = std::chrono::steady_clock::now();
     r_.watch(hook_pidfd_.get(), EPOLLIN, [this](std::uint32_t) { guarded("reaping the on_timeout hook", [&] { on_hook_exit(); }); },
              watched_);
     // The hook's limit is its own: an interrupt or the suite's grace never moves it.

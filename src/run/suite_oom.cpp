@@ -7,6 +7,7 @@
 
 #include "corral/base/error.hpp"
 #include "corral/base/proc_stat.hpp"
+#include "corral/box/cgroup_paths.hpp"
 #include "corral/oom/oom_watch.hpp"
 #include "corral/run/suite_run.hpp"
 
@@ -53,17 +54,9 @@ void see_victim(Runner& runner, const OomRecord& rec) {
     if (!text) return;
     std::uint64_t start_ticks = 0;
     if (auto st = parse_proc_stat(stat.value_or(""))) start_ticks = st->start_ticks;
-    std::size_t pos = 0;
-    while (pos < text->size()) {
-        std::size_t nl = text->find('\n', pos);
-        if (nl == std::string::npos) nl = text->size();
-        const std::string line = text->substr(pos, nl - pos);
-        pos = nl + 1;
-        const std::size_t c2 = line.find(':', line.find(':') + 1);
-        if (c2 == std::string::npos) continue;
-        const std::string path = line.substr(c2 + 1);
+    for (const ProcCgroup& cg : parse_proc_cgroup(*text)) {
         for (auto& r : runner.runs)
-            if (r && r->attribution_id() && !r->box_name().empty() && cgroup_path_matches(path, r->box_name())) {
+            if (r && r->attribution_id() && !r->box_name().empty() && cgroup_path_matches(cg.path, r->box_name())) {
                 runner.attribution.seen(*r->attribution_id(), rec.victim_pid, start_ticks, kill_time_s(rec));
                 return;
             }

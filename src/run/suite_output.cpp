@@ -54,7 +54,7 @@ void SuiteRun::on_text(std::string_view text, bool partial) {
 }
 
 void SuiteRun::on_marker(const MarkerEvent& ev) {
-    const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    const double t = seconds_since(t0_);
     // A sample of its own, so that a test shorter than the sample interval gets its own change.
     if (box_ && box_->enforced() && t - last_marker_sample_t_ >= kMarkerSampleMinS) {
         last_marker_sample_t_ = t;

@@ -26,7 +26,6 @@ constexpr size_t kLeftBehindListed = 5;
 // A box that will not go (a cgroup still busy, a unit still loaded) is left for a later run after this.
 constexpr Duration kReleaseLimit = std::chrono::seconds(10);
 
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 }  // namespace
 

@@ -33,6 +33,11 @@ namespace corral {
 
 class SuiteRun;
 
+// Seconds from t0 to now on the steady clock (a suite's and its hook's times).
+inline double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 // What the suites of one run share: the loop, the options, corral's own output, the OOM records.
 class Runner {
 public:
