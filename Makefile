@@ -44,13 +44,14 @@ demo: build
 # The vm tier is left out there (-LE vm): the first pass ran it on the normal build, and under TCG an
 # ASan build would take several times its minute for code the host tier already sanitizes.
 # CORRAL_SKIP_VM_TESTS=1 skips the vm tier (ctest lists it as skipped); otherwise a VM that cannot
-# run fails with the reason.
+# run fails with the reason. When a pass fails, tests/failure-digest.sh prints a few lines for each
+# failed entry last: a CI log cut to its head and tail still says which test failed, where and what.
 test: build
-	cd $(BUILD) && ctest --output-on-failure --timeout 300
+	cd $(BUILD) && ctest --output-on-failure --timeout 300 || { bash $(CURDIR)/tests/failure-digest.sh .; exit 1; }
 	cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DCORRAL_SANITIZE=ON >/dev/null
 	cmake --build $(BUILD)-asan -j$(JOBS)
 	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	  ctest --output-on-failure --timeout 300 -LE vm
+	  ctest --output-on-failure --timeout 300 -LE vm || { bash $(CURDIR)/tests/failure-digest.sh .; exit 1; }
 
 bench: build
 	$(BUILD)/bench/corral_bench

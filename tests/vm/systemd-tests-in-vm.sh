@@ -64,7 +64,8 @@ done
 
 echo "vm systemd tier: $TESTS_BIN in a cgroup v2 VM (test args: ${*:-none}; timeout ${TIMEOUT}s)"
 rc=0
-"$HERE/run-vm.sh" --host-root --timeout "$TIMEOUT" --memory 2048 --cpus 2 -- "$TESTS_BIN" "$@" || rc=$?
+# --durations yes: each test case's time, to tell a slow VM from a stuck test.
+"$HERE/run-vm.sh" --host-root --timeout "$TIMEOUT" --memory 2048 --cpus 2 -- "$TESTS_BIN" --durations yes "$@" || rc=$?
 wall=$(( $(date +%s) - START ))
 if [ "$rc" -eq 0 ]; then
     echo "vm systemd tier: PASSED in ${wall}s"
