@@ -3,7 +3,8 @@
 # entry: its Catch2 failures (test case, file:line, the check and its expansion),
 # the vm driver's FAIL lines, or else the last lines it printed. `make test` prints
 # it last, so that a CI log kept only in part (its head and tail) still says
-# which test failed, where and what; the whole output stays above and in
+# which test failed, where and what (and each entry's last 3 lines: Catch2's
+# totals, or where a VM that ran out of time was); the whole output stays above and in
 # BUILD/Testing/Temporary/LastTest.log.
 #
 # usage: tests/failure-digest.sh BUILD_DIR
@@ -30,8 +31,9 @@ awk -v failed_file="$failed" '
     function flush() {
         if (name == "" || !(name in want)) return
         printf "- %s\n%s", name, buf
-        if (shown == 0) for (k = (n > 4 ? n - 4 : 0); k < n; k++) printf "    %s\n", tail[k % 5]
         if (more > 0) printf "    ... %d more failures (see above)\n", more
+        printf "    its last lines:\n"
+        for (k = (n > 3 ? n - 3 : 0); k < n; k++) printf "      %s\n", tail[k % 5]
     }
     /^[0-9]+\/[0-9]+ Test: / { flush(); name = $0; sub(/^[0-9]+\/[0-9]+ Test: /, "", name)
                                inout = 0; shown = 0; more = 0; n = 0; hdr = 0; tc = ""; buf = ""; next }
@@ -41,7 +43,7 @@ awk -v failed_file="$failed" '
     {
         line = $0; sub(/\r$/, "", line)
         plain = line; sub(/^ *\| /, "", plain)   # the vm driver quotes a case output as "    | "
-        tail[n % 5] = line; n++
+        if (line !~ /^[ |]*$/) { tail[n % 5] = line; n++ }
         if (plain ~ dashes) { if (hdr == 1) { hdr = 2 } else { hdr = 1; tc = "" } ; next }
         if (hdr == 1) { tc = (tc == "" ? plain : tc " " plain); sub(/^ +/, "", tc); next }
         hdr = 0

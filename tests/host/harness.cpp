@@ -70,6 +70,13 @@ bool contains(const std::string& haystack, const std::string& needle) {
     return haystack.find(needle) != std::string::npos;
 }
 
+bool in_test_vm() {
+    std::istringstream words(read_text("/proc/cmdline"));
+    for (std::string w; words >> w;)
+        if (w == "CORRAL_TEST_VM=1") return true;
+    return false;
+}
+
 std::string join(const std::vector<std::string>& parts, const std::string& sep) {
     std::string out;
     for (const auto& p : parts) out += (out.empty() ? "" : sep) + p;

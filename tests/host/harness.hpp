@@ -40,6 +40,8 @@ std::string read_text(const std::string& path);
 void write_text(const std::string& path, const std::string& content);
 std::string lower(std::string s);
 bool contains(const std::string& haystack, const std::string& needle);
+// True in the test VM (tests/vm/run-vm.sh boots it with CORRAL_TEST_VM=1 on the kernel command line).
+bool in_test_vm();
 std::string join(const std::vector<std::string>& parts, const std::string& sep = ", ");
 
 // How a process run by the harness ended.

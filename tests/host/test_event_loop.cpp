@@ -49,7 +49,10 @@ TEST_CASE("a slow reader of corral's stdout delays no suite's timeout, and loses
     CHECK(str(punctual, "/verdict") == "timeout");
     const double late = sigterm_lateness_s(suite_stdout(punctual, reports.path()), 1.0);
     INFO("SIGTERM came " << late << " s after the timeout");
-    CHECK(late < 0.05);
+    // A loop that waited for the reader would be late by most of its 6 s stall. On a real machine the
+    // SIGTERM comes within 50 ms. In the test VM (TCG, 2 vCPUs on a loaded CI host) a process can
+    // wait for a CPU for most of a second (0.9 s measured on a host building at the same time).
+    CHECK(late < (in_test_vm() ? 2.0 : 0.05));
     const Json& chatty = suite(report, "chatty");
     CHECK(str(chatty, "/verdict") == "passed");
     CHECK(suite_stdout(chatty, reports.path()).size() == 8u * 1024 * 1024);  // the file has all of it

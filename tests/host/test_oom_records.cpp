@@ -72,11 +72,7 @@ struct VmMemory {
 // tests/vm/run-vm.sh boots with (CORRAL_TEST_VM=1: unlike an environment variable, a real machine
 // has it only if booted with it) and a MemTotal below 4 GiB (the VM has 2048 MiB).
 VmMemory test_vm_memory() {
-    const std::string cmdline = read_text("/proc/cmdline");
-    std::istringstream words(cmdline);
-    bool marked = false;
-    for (std::string w; words >> w;) marked |= w == "CORRAL_TEST_VM=1";
-    if (!marked)
+    if (!in_test_vm())
         FAIL(
             "refusing to run: this test fills the machine's memory until the kernel's global OOM killer "
             "kills; it runs only in the test VM (ctest -L vm), which tests/vm/run-vm.sh boots with "

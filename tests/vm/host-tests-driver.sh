@@ -1,8 +1,8 @@
 #!/bin/sh
 # host-tests-driver.sh - runs INSIDE the test VM (POSIX sh: dash, or busybox's),
 # started by host-tests-in-vm.sh through run-vm.sh: every test case of the host
-# tier (a Catch2 v2 binary) in a process of its own, one PASS/FAIL line each
-# with its wall time, a failing case's whole output below its line, then the
+# tier (a Catch2 v2 binary) in a process of its own, a RUN line before each and
+# one PASS/FAIL line after it with its wall time, a failing case's whole output below its line, then the
 # totals in Catch2's words.
 #
 # usage: host-tests-driver.sh [--limit SECONDS] BINARY [CATCH2 ARGS...]
@@ -82,6 +82,8 @@ while IFS= read -r name; do
     # The exact name as a Catch2 test spec: '\' escapes every special character.
     spec=$(printf '%s' "$name" | sed 's/[][\\,"*~]/\\&/g')
     out=/tmp/vm-driver.case-$i.out
+    # A RUN line first: if the VM is killed at its hard limit, the console's last line names the case.
+    printf 'RUN  %7s  %s\n' "" "$name"
     t0=$(uptime_s)
     run_with_args "$OPTS_FILE" timeout -s KILL "$limit" "$BIN" "$spec" > "$out" 2>&1 < /dev/null
     rc=$?

@@ -21,8 +21,8 @@
 #   CATCH2_ARGS: test specs choose the test cases, as Catch2 v2 reads them
 #   ('[memory]', a name, 'alloc*'; a comma is "or", several arguments are
 #   "and"); options (starting with '-', values as --opt=value) go to every run.
-#   --timeout     the whole tier, set-up and boot included (default 480: below
-#                 ctest's TIMEOUT of 500, so that a slow run fails with its reason)
+#   --timeout     the whole tier, set-up and boot included (default 600: below
+#                 ctest's TIMEOUT of 620, so that a slow run fails with its reason)
 #   --test-limit  one test case inside the VM, then SIGKILL (default 120)
 #   --cgroup      run the tests in this cgroup instead of the root, e.g.
 #                 /user.slice/session.scope (see run-vm.sh)
@@ -51,7 +51,7 @@ if [ "${CORRAL_SKIP_VM_TESTS:-}" = 1 ]; then
     exit 77
 fi
 
-TIMEOUT=480
+TIMEOUT=600
 TEST_LIMIT=120
 CGROUP_ARGS=()
 POSITIONAL=()

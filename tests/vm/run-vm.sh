@@ -374,6 +374,8 @@ if [ -z "$status" ]; then
                grep -m1 -o 'Kernel panic.*' "$LOG" || echo "no kernel panic on the console: did init die?")" ;;
         *) why="qemu failed with status $qrc (its message is above)" ;;
     esac
+    log "the console's last lines:"
+    grep -v '^[[:space:]]*$' "$LOG" | tail -n 3 | sed 's/^/    /'
     die "the VM never reported CORRAL-VM-EXIT: $why; console log: $LOG"
 fi
 log "command exit status $status (log: $LOG)"
