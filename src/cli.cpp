@@ -1,5 +1,6 @@
 #include "corral/cli.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fmt/format.h>
@@ -24,7 +26,10 @@
 #include "corral/profile/profile.hpp"
 #include "corral/profile/quantities.hpp"
 #include "corral/profile/split.hpp"
+#include "corral/report/ci_annotations.hpp"
+#include "corral/report/junit.hpp"
 #include "corral/report/report.hpp"
+#include "corral/report/step_summary.hpp"
 #include "corral/report/split_report.hpp"
 #include "corral/run/run_lock.hpp"
 #include "corral/run/signals.hpp"
@@ -175,7 +180,41 @@ struct RunFlags {
     std::string slice = "corral.slice";
     std::string oom_source = "auto";
     std::string oom_settle = "200ms";
+    std::string ci = "auto";  // --ci auto|github|gitlab|none
 };
+
+std::string host_name() {
+    char buf[256] = {};
+    if (::gethostname(buf, sizeof buf - 1) < 0) throw_errno("gethostname");
+    return buf;
+}
+
+// Appends text to the file at path (GitHub's step summary file), creating it.
+void append_file(const std::string& path, const std::string& text) {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+    if (!fd) throw_errno("open " + path);
+    for (std::size_t done = 0; done < text.size();) {
+        ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw_errno("write " + path);
+        done += static_cast<std::size_t>(n);
+    }
+}
+
+// What is rendered from the report document once report.json is written: junit.xml beside it, and
+// for GitHub the annotations (corral's stdout) and the step summary ($GITHUB_STEP_SUMMARY).
+void write_outputs(const nlohmann::json& doc, const std::string& report_dir, CiSystem ci) {
+    with_context("writing " + report_dir + "/junit.xml",
+                 [&] { write_file_atomic(report_dir + "/junit.xml", render_junit(doc, report_dir)); });
+    if (ci != CiSystem::GitHub) return;
+    std::cout << render_github_annotations(doc) << std::flush;
+    const char* summary = std::getenv("GITHUB_STEP_SUMMARY");
+    if (!summary || !*summary) {
+        std::cerr << "corral: note: GITHUB_STEP_SUMMARY is not set: no step summary written\n";
+        return;
+    }
+    with_context("writing the step summary", [&] { append_file(summary, render_step_summary_markdown(doc)); });
+}
 
 int do_run(const std::vector<SuiteSpec>& suites, const RunFlags& flags) {
     const std::string& report_dir_opt = flags.report_dir;
@@ -188,6 +227,7 @@ int do_run(const std::vector<SuiteSpec>& suites, const RunFlags& flags) {
     } catch (const std::invalid_argument& e) {
         throw UsageError("--oom-settle '" + flags.oom_settle + "': " + e.what());
     }
+    const CiSystem ci = resolve_ci(flags.ci, std::getenv("GITHUB_ACTIONS"), std::getenv("GITLAB_CI"));
     std::string report_dir = report_dir_opt.empty()
                                  ? with_context("creating the report directory", default_report_dir)
                                  : report_dir_opt;
@@ -207,6 +247,7 @@ int do_run(const std::vector<SuiteSpec>& suites, const RunFlags& flags) {
     RunReport report;
     report.corral_version = CORRAL_VERSION;
     report.started_at = utc_now("%Y-%m-%dT%H:%M:%SZ");
+    report.host = host_name();
     for (const auto& msg : backends.notes()) {
         bool warning = msg.rfind("no cgroup could be used", 0) == 0;
         if (warning) std::cerr << "corral: warning: " << msg << "\n";
@@ -249,6 +290,7 @@ int do_run(const std::vector<SuiteSpec>& suites, const RunFlags& flags) {
     opts.report_dir = report_dir;
     opts.jobs = jobs;
     opts.prefix_output = jobs > 1;
+    opts.ci_groups = jobs == 1 ? ci : CiSystem::None;  // interleaved output has no blocks
     opts.run_id = lock.id();
     std::string oom_adj_why;
     opts.child_oom_score_adj = protect_launcher_from_oom(oom_adj_why);
@@ -282,6 +324,7 @@ int do_run(const std::vector<SuiteSpec>& suites, const RunFlags& flags) {
             r.limits = s.limits;
             r.timeout = s.timeout;
             r.split = s.split;
+            r.profile = s.profile;
             r.interrupted = true;
             r.notes.push_back("not started: corral was interrupted before this suite's turn");
             finalize(r);
@@ -320,6 +363,7 @@ int do_run(const std::vector<SuiteSpec>& suites, const RunFlags& flags) {
     if (interrupted) report.notes.push_back("corral was interrupted (SIGINT/SIGTERM) and ended the running suites");
     write_report(report_dir, report);
     std::cerr << human_summary(report, report_dir);
+    write_outputs(report_to_json(report), report_dir, ci);
     for (const auto& s : report.suites)
         if (s.verdict != Verdict::Passed) return 1;
     return 0;
@@ -363,6 +407,8 @@ int cli_main(int argc, char** argv) {
     run->add_flag("--allow-unboxed", flags.allow_unboxed, "Run even when no cgroup can be made (nothing is enforced; the report says so)");
     run->add_option("--oom-source", flags.oom_source, "Kernel OOM records from: auto (journal where journald runs, else kmsg), kmsg, journal, none")
         ->check(CLI::IsMember({"auto", "kmsg", "journal", "none"}));
+    run->add_option("--ci", flags.ci, "CI output: auto (GITHUB_ACTIONS=true: github, GITLAB_CI=true: gitlab), github, gitlab, none")
+        ->check(CLI::IsMember({"auto", "github", "gitlab", "none"}));
     run->add_option("--oom-settle", flags.oom_settle, "How long to keep reading OOM records after the last suite (default 200ms)");
     run->add_option("--memory-max", adhoc.memory_max, "Ad-hoc suite: memory.max (e.g. 1G)");
     run->add_option("--memory-high", adhoc.memory_high, "Ad-hoc suite: memory.high");

@@ -327,6 +327,7 @@ std::vector<SuiteSpec> load_profiles(const std::vector<std::string>& paths) {
     for (const std::string& path : paths) {
         for (SuiteSpec& s : load_profile(path)) {
             check_unique(s, "name", seen);
+            s.profile = path;
             all.push_back(std::move(s));
         }
     }

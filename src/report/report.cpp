@@ -195,6 +195,7 @@ json suite_to_json(const SuiteResult& s) {
     j["last_line"] = s.last_line;
     j["stdout"] = str_or_null(s.stdout_file);
     j["stderr"] = str_or_null(s.stderr_file);
+    j["profile"] = str_or_null(s.profile);
     j["notes"] = s.notes;
     j["explanation"] = s.explanation;
     j["split"] = s.split ? json{{"of", s.split->of}, {"index", s.split->index}, {"items", s.split->items}} : json(nullptr);
@@ -208,6 +209,7 @@ json report_to_json(const RunReport& r) {
     j["schema"] = kReportSchema;
     j["backend"] = r.backend;
     j["started_at"] = r.started_at;
+    j["host"] = r.host;
     j["duration_s"] = r.duration_s;
     j["corral_version"] = r.corral_version;
     j["notes"] = r.notes;

@@ -46,6 +46,7 @@ OutputStream::OutputStream(UniqueFd pipe_read, UniqueFd file, std::string path, 
 }
 
 void OutputStream::feed(const char* data, size_t n) {
+    if (n > 0) mid_line_ = data[n - 1] != '\n';
     if (file_) {
         if (int err = write_all(file_.get(), data, n, written_); err != 0) {
             // A full disk must not stop supervision: say so once, keep the live stream and last line.

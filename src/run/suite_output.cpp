@@ -2,6 +2,8 @@
 #include <fcntl.h>
 #include <sys/epoll.h>
 
+#include <ctime>
+
 #include <fmt/format.h>
 
 #include "corral/base/error.hpp"
@@ -61,6 +63,20 @@ void SuiteRun::on_marker(const MarkerEvent& ev) {
         record_memory(t, box_->sample().memory_bytes);
     }
     growth_.marker(t, ev);
+}
+
+void SuiteRun::open_ci_group() {
+    if (r_.opts.ci_groups == CiSystem::None) return;
+    r_.live_out.write(ci_group_start(r_.opts.ci_groups, spec_.name, static_cast<std::int64_t>(std::time(nullptr))));
+    ci_group_open_ = true;
+}
+
+void SuiteRun::close_ci_group() {
+    if (!ci_group_open_) return;
+    ci_group_open_ = false;
+    std::string end = out_ && out_->ends_mid_line() ? "\n" : "";  // the group line starts a line
+    end += ci_group_end(r_.opts.ci_groups, spec_.name, static_cast<std::int64_t>(std::time(nullptr)));
+    r_.live_out.write(end);
 }
 
 }  // namespace corral

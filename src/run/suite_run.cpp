@@ -59,6 +59,7 @@ void SuiteRun::fail(const std::string& what, const std::string& error) {
         note(fmt::format("corral failed again while {}: {}", what, error));
         r_.boxes_left = r_.boxes_left || box_ != nullptr;
         box_.reset();
+        close_ci_group();
         phase_ = Phase::Done;
         finalize(res_);
         return;
@@ -103,6 +104,7 @@ void SuiteRun::start() {
     res_.kill_grace = spec_.kill_grace;
     t0_ = phase_since_ = Clock::now();
     started_ = true;
+    open_ci_group();
     start_mono_s_ = monotonic_now_s();
     guarded("starting the suite", [&] {
         backend_ = &r_.backend;
@@ -442,6 +444,7 @@ void SuiteRun::finish() {
     r_.poll_oom();  // the kernel logs an OOM kill before its victim dies: the record is there now
     if (out_) out_->drain();
     if (err_) err_->drain();
+    close_ci_group();
     for (const auto* s : {&out_, &err_})
         if (*s) {
             res_.live_output_dropped += (*s)->dropped_live();

@@ -243,7 +243,10 @@ RunOutcome run_suites(Backend& backend, const std::vector<SuiteSpec>& suites, co
         results[i].notes.push_back("not started: corral was interrupted before this suite's turn");
         finalize(results[i]);
     }
-    for (size_t i = 0; i < suites.size(); ++i) results[i].split = suites[i].split;
+    for (size_t i = 0; i < suites.size(); ++i) {
+        results[i].split = suites[i].split;
+        results[i].profile = suites[i].profile;
+    }
     reap_orphans(runs);
     outcome.run_oom_records = std::move(runner.run_oom_records);
     outcome.boxes_left = runner.boxes_left;

@@ -202,6 +202,19 @@ Outcome run_corral(const std::vector<std::string>& args, const RunOptions& opts)
     return run(argv, opts);
 }
 
+std::string example_profile(const TempDir& work) {
+    namespace fs = std::filesystem;
+    const std::string profile = source_dir() + "/profiles/example.yaml";
+    // The example runs build/progs/... from the repo root; point it at this build's programs.
+    std::error_code ec;
+    if (fs::equivalent(fs::path(source_dir()) / "build" / "progs", CORRAL_PROGS_DIR, ec)) return profile;
+    std::string text = read_text(profile);
+    for (std::size_t at; (at = text.find("build/progs/")) != std::string::npos;)
+        text.replace(at, std::string("build/progs/").size(), std::string(CORRAL_PROGS_DIR) + "/");
+    write_text(work.file("example.yaml"), text);
+    return work.file("example.yaml");
+}
+
 std::vector<std::string> adhoc(const std::string& report_dir, const std::vector<std::string>& options,
                                const std::vector<std::string>& command) {
     std::vector<std::string> args{"run", "--report-dir", report_dir};

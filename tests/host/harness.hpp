@@ -94,6 +94,10 @@ Outcome run(const std::vector<std::string>& argv, const RunOptions& opts = {});
 // run() with CORRAL_BIN prepended.
 Outcome run_corral(const std::vector<std::string>& args, const RunOptions& opts = {});
 
+// profiles/example.yaml, or when this build's programs are not the source tree's build/progs, a copy
+// of it in `work` that names them; run it from source_dir().
+std::string example_profile(const TempDir& work);
+
 // {"run", "--report-dir", report_dir, options..., "--", command...}: an ad-hoc run.
 std::vector<std::string> adhoc(const std::string& report_dir, const std::vector<std::string>& options,
                                const std::vector<std::string>& command);

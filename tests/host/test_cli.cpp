@@ -298,20 +298,10 @@ TEST_CASE("corral check prints the example's suites and a bad profile is exit 2 
 }
 
 TEST_CASE("the example profile gives passed / oom-killed / timeout", "[host][example]") {
-    namespace fs = std::filesystem;
     HostCase hc;
     hc.watch("corral-demo-hang");
-    std::string profile = source_dir() + "/profiles/example.yaml";
-    // The example runs build/progs/... from the repo root; point it at this build's programs.
     TempDir work("example");
-    std::error_code ec;
-    if (!fs::equivalent(fs::path(source_dir()) / "build" / "progs", CORRAL_PROGS_DIR, ec)) {
-        std::string text = read_text(profile);
-        for (std::size_t at; (at = text.find("build/progs/")) != std::string::npos;)
-            text.replace(at, std::string("build/progs/").size(), std::string(CORRAL_PROGS_DIR) + "/");
-        profile = work.file("example.yaml");
-        write_text(profile, text);
-    }
+    const std::string profile = example_profile(work);
     TempDir reports("example-reports");
     auto r = run_corral({"run", "--report-dir", reports.path(), profile}, within(45s, source_dir()));
     INFO(r.describe());

@@ -69,6 +69,7 @@ struct SuiteSpec {
     MarkersSpec markers;                                   // test boundaries in the output
     std::optional<SplitBatch> split;                       // a batch of a `split` suite
     SourceLoc where;                                       // where the suite is defined
+    std::string profile;  // the profile file as given on the command line; "" for the ad-hoc suite
 };
 
 // A profile error: "file:line:col: key: message". Exit status 2.

@@ -14,6 +14,7 @@ inline constexpr const char* kReportSchema = "corral-report/1";
 struct RunReport {
     std::string backend;     // "cgroup-v1", "cgroup-v2", "systemd-scope", "unboxed"
     std::string started_at;  // UTC ISO-8601
+    std::string host;        // the machine's host name (gethostname)
     double duration_s = 0;
     std::string corral_version;
     std::vector<std::string> notes;  // run-level (stale cgroups removed, …)

@@ -141,6 +141,7 @@ struct SuiteResult {
     std::vector<std::string> notes;  // limits not enforced, v1 semantics, …
 
     std::string stdout_file, stderr_file;  // relative to the report directory
+    std::string profile;  // the profile file as given on the command line; "" for the ad-hoc suite
 
     Verdict verdict = Verdict::LaunchError;
     std::string explanation;

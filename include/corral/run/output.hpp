@@ -33,6 +33,8 @@ public:
     // "" or what went wrong writing the file ("writing x.stdout failed after 1 MiB: No space left on
     // device; the rest of the output is not in the file").
     const std::string& file_error() const noexcept { return file_error_; }
+    // The last byte passed through was not a newline (a CI group's end line needs one first).
+    bool ends_mid_line() const noexcept { return mid_line_; }
 
 private:
     void feed(const char* data, size_t n);
@@ -49,6 +51,7 @@ private:
     TextSink on_text_;
     std::uint64_t written_ = 0, dropped_live_ = 0;
     std::string file_error_;
+    bool mid_line_ = false;
 };
 
 // The last complete, non-blank line of text, trimmed; "" if none.

@@ -157,6 +157,10 @@ private:
     std::chrono::steady_clock::time_point hook_t0_;
     std::vector<int> watched_;
     bool started_ = false, failing_ = false, sample_error_noted_ = false;
+    bool ci_group_open_ = false;  // a CI log block was opened for this suite's output
+    // Opens / closes the suite's CI log block on corral's stdout (RunOptions::ci_groups).
+    void open_ci_group();
+    void close_ci_group();
     std::string box_name_;  // "" when unboxed
     std::optional<std::size_t> attribution_id_;
     std::set<pid_t> last_pids_;  // the box's processes at the previous sample (new ones get a start time)

@@ -7,6 +7,7 @@
 
 #include "corral/box/backend.hpp"
 #include "corral/profile/profile.hpp"
+#include "corral/report/ci_annotations.hpp"
 #include "corral/report/result.hpp"
 
 namespace corral {
@@ -18,6 +19,9 @@ struct RunOptions {
     std::string report_dir;  // receives <suite>.stdout / <suite>.stderr
     int jobs = 1;            // suites at once
     bool prefix_output = false;  // "[suite] line" on corral's stdout/stderr
+    // CI log blocks (GitHub ::group::, GitLab sections) around each suite's output on corral's stdout,
+    // written through its live writer; set only when suites run one at a time.
+    CiSystem ci_groups = CiSystem::None;
     std::string run_id;          // boxes are corral-<suite>-<run_id> (OOM record attribution)
     OomWatch* oom = nullptr;     // kernel OOM records, or none
     Duration oom_settle = std::chrono::milliseconds(200);  // keep reading after the last suite
