@@ -31,6 +31,7 @@
 #include "corral/report/report.hpp"
 #include "corral/report/step_summary.hpp"
 #include "corral/report/split_report.hpp"
+#include "corral/run/progress.hpp"
 #include "corral/run/run_lock.hpp"
 #include "corral/run/signals.hpp"
 #include "corral/run/spawn.hpp"
@@ -41,7 +42,7 @@ namespace corral {
 namespace {
 
 struct AdHoc {
-    std::string memory_max, memory_high, swap_max, cpu, timeout, kill_grace, markers, name = "adhoc";
+    std::string memory_max, memory_high, swap_max, cpu, timeout, stall_timeout, kill_grace, markers, name = "adhoc";
     std::int64_t tasks_max = -1;
     std::string split;       // --split GLOB: one suite per batch of the files it matches
     std::size_t batch = 0;   // --batch N (0: not given, 1 item a batch)
@@ -113,6 +114,7 @@ SuiteSpec adhoc_suite(const AdHoc& a, const std::vector<std::string>& command) {
         }
     }
     if (!a.timeout.empty()) s.timeout = duration("--timeout", a.timeout);
+    if (!a.stall_timeout.empty()) s.stall_timeout = duration("--stall-timeout", a.stall_timeout);
     if (!a.kill_grace.empty()) s.kill_grace = duration("--kill-grace", a.kill_grace);
     if (!a.markers.empty()) s.markers = parse_markers_flag(a.markers);
     s.where.file = "command line";
@@ -156,6 +158,7 @@ void print_check(const std::vector<SuiteSpec>& suites) {
         std::cout << fmt::format("  cpu.quota        {}\n",
                                  s.limits.cpu_quota_percent ? fmt::format("{}%", *s.limits.cpu_quota_percent) : "-");
         std::cout << fmt::format("  timeout          {}\n", s.timeout ? format_duration(*s.timeout) : "none");
+        std::cout << fmt::format("  stall_timeout    {}\n", s.stall_timeout ? format_duration(*s.stall_timeout) : "none");
         std::cout << fmt::format("  kill_grace       {}\n", format_duration(s.kill_grace));
         std::cout << fmt::format("  sample_interval  {}\n", format_duration(s.sample_interval));
         std::cout << fmt::format("  backend          {}\n", backend_choice_name(s.backend));
@@ -181,6 +184,7 @@ struct RunFlags {
     std::string oom_source = "auto";
     std::string oom_settle = "200ms";
     std::string ci = "auto";  // --ci auto|github|gitlab|none
+    std::string progress = "auto";  // --progress auto|bar|lines|none
 };
 
 std::string host_name() {
@@ -228,6 +232,10 @@ int do_run(const std::vector<SuiteSpec>& suites, const RunFlags& flags) {
         throw UsageError("--oom-settle '" + flags.oom_settle + "': " + e.what());
     }
     const CiSystem ci = resolve_ci(flags.ci, std::getenv("GITHUB_ACTIONS"), std::getenv("GITLAB_CI"));
+    // Checked before anything is set up: bar needs a terminal; the test hook's interval must be valid.
+    const ProgressMode progress = parse_progress_mode(flags.progress);
+    resolve_progress_mode(progress);
+    if (progress != ProgressMode::None) progress_interval();
     std::string report_dir = report_dir_opt.empty()
                                  ? with_context("creating the report directory", default_report_dir)
                                  : report_dir_opt;
@@ -291,6 +299,7 @@ int do_run(const std::vector<SuiteSpec>& suites, const RunFlags& flags) {
     opts.jobs = jobs;
     opts.prefix_output = jobs > 1;
     opts.ci_groups = jobs == 1 ? ci : CiSystem::None;  // interleaved output has no blocks
+    opts.progress = progress;
     opts.run_id = lock.id();
     std::string oom_adj_why;
     opts.child_oom_score_adj = protect_launcher_from_oom(oom_adj_why);
@@ -409,6 +418,9 @@ int cli_main(int argc, char** argv) {
         ->check(CLI::IsMember({"auto", "kmsg", "journal", "none"}));
     run->add_option("--ci", flags.ci, "CI output: auto (GITHUB_ACTIONS=true: github, GITLAB_CI=true: gitlab), github, gitlab, none")
         ->check(CLI::IsMember({"auto", "github", "gitlab", "none"}));
+    run->add_option("--progress", flags.progress, "Live progress on stderr: auto (bar on a terminal, else a line per running "
+                    "suite every 60s), bar, lines (also a line per suite start and end), none")
+        ->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
     run->add_option("--oom-settle", flags.oom_settle, "How long to keep reading OOM records after the last suite (default 200ms)");
     run->add_option("--memory-max", adhoc.memory_max, "Ad-hoc suite: memory.max (e.g. 1G)");
     run->add_option("--memory-high", adhoc.memory_high, "Ad-hoc suite: memory.high");
@@ -416,6 +428,7 @@ int cli_main(int argc, char** argv) {
     run->add_option("--tasks-max", adhoc.tasks_max, "Ad-hoc suite: tasks (pids) limit")->check(CLI::PositiveNumber);
     run->add_option("--cpu", adhoc.cpu, "Ad-hoc suite: CPU quota, e.g. 150% = 1.5 cores");
     run->add_option("--timeout", adhoc.timeout, "Ad-hoc suite: wall-clock timeout, e.g. 30s");
+    run->add_option("--stall-timeout", adhoc.stall_timeout, "Ad-hoc suite: end it as stalled after this long without output or CPU time, e.g. 5m");
     run->add_option("--kill-grace", adhoc.kill_grace, "Ad-hoc suite: time between SIGTERM and SIGKILL (default 10s)");
     run->add_option("--markers", adhoc.markers, "Ad-hoc suite: test markers in the output: auto (default), none, or a regex whose one group is the name");
     run->add_option("--name", adhoc.name, "Ad-hoc suite: name (default adhoc)");
@@ -443,7 +456,7 @@ int cli_main(int argc, char** argv) {
         }
         std::vector<SuiteSpec> suites;
         bool adhoc_flags = !adhoc.memory_max.empty() || !adhoc.memory_high.empty() || !adhoc.swap_max.empty() ||
-                           adhoc.tasks_max >= 0 || !adhoc.cpu.empty() || !adhoc.timeout.empty() ||
+                           adhoc.tasks_max >= 0 || !adhoc.cpu.empty() || !adhoc.timeout.empty() || !adhoc.stall_timeout.empty() ||
                            !adhoc.kill_grace.empty() || !adhoc.markers.empty() || run->count("--name") > 0 ||
                            !adhoc.split.empty() || adhoc.batch > 0;
         if (!command.empty()) {

@@ -193,6 +193,7 @@ public:
     BoxSample sample() override {
         BoxSample s;
         s.memory_bytes = read_cg_u64(mem_ + "/memory.usage_in_bytes").value_or(0);
+        s.cpu_usage_us = cpu_usage_us();
         if (!unified_.empty()) {
             if (auto text = read_file_if_exists(unified_ + "/memory.pressure")) s.pressure = parse_pressure(*text);
         }
@@ -211,11 +212,17 @@ public:
             c.cpu_nr_throttled = st["nr_throttled"];
             c.cpu_throttled_us = st["throttled_time"] / 1000;
         }
-        if (!unified_.empty() && path_exists(unified_ + "/cpu.stat"))
-            c.cpu_usage_us = read_cg_keyed(unified_ + "/cpu.stat")["usage_usec"];
-        else if (!cpuacct_.empty())
-            c.cpu_usage_us = read_cg_u64(cpuacct_ + "/cpuacct.usage").value_or(0) / 1000;
+        c.cpu_usage_us = cpu_usage_us();
         return c;
+    }
+
+    // The tree's CPU time: the unified hierarchy's cpu.stat where the box has a cgroup there, else
+    // cpuacct.usage (nanoseconds).
+    std::optional<std::uint64_t> cpu_usage_us() {
+        if (!unified_.empty() && path_exists(unified_ + "/cpu.stat"))
+            return read_cg_keyed(unified_ + "/cpu.stat")["usage_usec"];
+        if (!cpuacct_.empty()) return read_cg_u64(cpuacct_ + "/cpuacct.usage").value_or(0) / 1000;
+        return std::nullopt;
     }
 
     bool oom_group_native() const override { return false; }

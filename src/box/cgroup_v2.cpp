@@ -148,6 +148,7 @@ public:
     BoxSample sample() override {
         BoxSample s;
         s.memory_bytes = read_cg_u64(dir_ + "/memory.current").value_or(0);
+        if (path_exists(dir_ + "/cpu.stat")) s.cpu_usage_us = read_cg_keyed(dir_ + "/cpu.stat")["usage_usec"];
         if (auto text = read_file_if_exists(dir_ + "/memory.pressure")) s.pressure = parse_pressure(*text);
         return s;
     }

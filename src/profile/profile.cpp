@@ -38,6 +38,7 @@ namespace {
 
 constexpr std::size_t kMaxNameLength = 64;
 constexpr Duration kMinSampleInterval = std::chrono::milliseconds(10);
+constexpr Duration kMinStallTimeout = std::chrono::seconds(1);
 
 // A semantic problem of a suite: the field ("memory.high") and what is wrong with it.
 struct Problem {
@@ -84,6 +85,15 @@ std::optional<Problem> find_problem(const SuiteSpec& s) {
     if (s.timeout && s.timeout->count() <= 0)
         return Problem{"timeout", "must be greater than 0 (use infinity for no limit), found " +
                                       format_duration(*s.timeout)};
+    if (s.stall_timeout && *s.stall_timeout < kMinStallTimeout)
+        return Problem{"stall_timeout",
+                       fmt::format("must be at least {} (use infinity for none), found {}",
+                                   format_duration(kMinStallTimeout), format_duration(*s.stall_timeout))};
+    if (s.stall_timeout && *s.stall_timeout < 2 * s.sample_interval)
+        return Problem{"stall_timeout",
+                       fmt::format("must be at least twice the sample_interval of {} (CPU time is read with each "
+                                   "sample), found {}",
+                                   format_duration(s.sample_interval), format_duration(*s.stall_timeout))};
     if (s.kill_grace.count() < 0)
         return Problem{"kill_grace", "must not be negative, found " + format_duration(s.kill_grace)};
     if (s.sample_interval < kMinSampleInterval)
@@ -110,7 +120,7 @@ using namespace profile_yaml;
 
 const std::vector<std::string> kSuiteKeys = {
     "name",    "command",    "workdir",         "env",     "env_clear",  "memory", "tasks_max", "cpu",
-    "timeout", "kill_grace", "sample_interval", "backend", "on_timeout", "markers",   "split"};
+    "timeout", "stall_timeout", "kill_grace", "sample_interval", "backend", "on_timeout", "markers", "split"};
 const std::vector<std::string> kMemoryKeys = {"max", "high", "swap_max", "oom_group"};
 const std::vector<std::string> kCpuKeys = {"quota"};
 const std::vector<std::string> kOnTimeoutKeys = {"command", "timeout"};
@@ -159,12 +169,8 @@ public:
         field("memory.oom_group", [&](const Found& f) { s.limits.oom_group = ctx_.boolean(f); });
         field("tasks_max", [&](const Found& f) { s.limits.tasks_max = ctx_.count(f); });
         field("cpu.quota", [&](const Found& f) { s.limits.cpu_quota_percent = ctx_.percent(f); });
-        field("timeout", [&](const Found& f) {
-            if (f.value.IsScalar() && ::strcasecmp(f.value.Scalar().c_str(), "infinity") == 0)
-                s.timeout.reset();
-            else
-                s.timeout = ctx_.duration(f);
-        });
+        field("timeout", [&](const Found& f) { s.timeout = read_time_limit(ctx_, f); });
+        field("stall_timeout", [&](const Found& f) { s.stall_timeout = read_time_limit(ctx_, f); });
         field("kill_grace", [&](const Found& f) { s.kill_grace = ctx_.duration(f); });
         field("sample_interval", [&](const Found& f) { s.sample_interval = ctx_.duration(f); });
         field("backend", [&](const Found& f) { s.backend = read_backend(ctx_, f); });

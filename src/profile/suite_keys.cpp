@@ -1,4 +1,7 @@
-// The readers of the suite keys with a shape of their own: command, env, backend, on_timeout.
+// The readers of the suite keys with a shape of their own: command, env, backend, the time limits
+// (timeout, stall_timeout), on_timeout.
+#include <strings.h>
+
 #include <fmt/format.h>
 
 #include "corral/profile/profile_yaml.hpp"
@@ -45,6 +48,11 @@ BackendChoice read_backend(const Ctx& ctx, const Found& f) {
         names.push_back(backend_choice_name(b));
     }
     ctx.fail(f, unknown("backend", value, names));
+}
+
+std::optional<Duration> read_time_limit(const Ctx& ctx, const Found& f) {
+    if (f.value.IsScalar() && ::strcasecmp(f.value.Scalar().c_str(), "infinity") == 0) return std::nullopt;
+    return ctx.duration(f);
 }
 
 void read_on_timeout(const Ctx& ctx, const Found& f, SuiteSpec& s, std::map<std::string, Found>& origin) {

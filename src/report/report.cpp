@@ -185,6 +185,8 @@ json suite_to_json(const SuiteResult& s) {
     j["timeout_snapshot"] = std::move(snapshot);
     j["on_timeout"] = hook_json(s.on_timeout);
     j["timed_out"] = s.timed_out;
+    j["stall_timeout_s"] = s.stall_timeout ? json(to_seconds(*s.stall_timeout)) : json(nullptr);
+    j["stalled"] = s.stalled;
     j["interrupted"] = s.interrupted;
     j["term_signalled"] = s.term_signalled;
     j["kill_signalled"] = s.kill_signalled;

@@ -206,7 +206,45 @@ std::string common_clauses(const SuiteResult& r) {
     return s;
 }
 
+// "stalled: no output and no CPU time for 2s (its stall_timeout; …); it last printed '…'; its tree:
+// …: SIGTERM to …".
+std::string stall_sentence(const SuiteResult& r) {
+    std::string s = "stalled: no output and no CPU time for " +
+                    (r.stall_timeout ? format_duration(*r.stall_timeout) : std::string("its stall_timeout")) +
+                    " (its stall_timeout";
+    if (r.timeout) s += ", " + format_seconds(r.duration_s) + " into its timeout of " + format_duration(*r.timeout);
+    s += ")";
+    s += r.last_line.empty() ? std::string("; it had printed nothing")
+                             : "; it last printed " + quote_line(r.last_line, kQuoteChars);
+    if (!r.timeout_snapshot.empty()) s += "; its tree: " + tree_states(r.timeout_snapshot);
+    return s + "; " + ending(r) + hook_problem(r);
+}
+
 }  // namespace
+
+std::string tree_states(const std::vector<ProcInfo>& procs, std::size_t max) {
+    auto state_word = [](char st) -> std::string {
+        switch (st) {
+            case 'R': return " (running)";
+            case 'S': return " (sleeping)";
+            case 'D': return " (uninterruptible, waiting on I/O or the kernel)";
+            case 'T': return " (stopped)";
+            case 't': return " (traced)";
+            case 'Z': return " (zombie)";
+            case 'I': return " (idle)";
+            default: return "";
+        }
+    };
+    std::string s;
+    for (std::size_t i = 0; i < procs.size() && i < max; ++i) {
+        const ProcInfo& p = procs[i];
+        if (!s.empty()) s += ", ";
+        s += fmt::format("{} {} {}{}", p.pid, p.comm, p.state, state_word(p.state));
+        if (!p.wchan.empty() && p.wchan != "0") s += " in " + p.wchan;
+    }
+    if (procs.size() > max) s += fmt::format(" and {} more", procs.size() - max);
+    return s;
+}
 
 std::string explain(const SuiteResult& r) {
     std::string s;
@@ -219,6 +257,10 @@ std::string explain(const SuiteResult& r) {
             s = oom_sentence(r);
             break;
         case Verdict::Timeout:
+            if (r.stalled) {
+                s = stall_sentence(r);
+                break;
+            }
             s = "Timed out after " +
                 (r.timeout ? format_duration(*r.timeout) + " (its timeout)" : format_seconds(r.duration_s)) +
                 ": " + ending(r) + hook_problem(r) + last_printed(r);

@@ -93,6 +93,7 @@ void LiveOutput::flush() {
 
 std::size_t LiveOutput::write(std::string_view data) {
     if (mode_ == Mode::Closed) return 0;  // no reader: not "dropped", there is no live stream
+    if (observer_) observer_(data);
     flush();
     if (buf_.empty()) {
         std::size_t n = try_write(data);

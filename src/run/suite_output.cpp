@@ -47,8 +47,10 @@ void SuiteRun::on_text(std::string_view text, bool partial) {
             }
         }
     }
+    if (phase_ == Phase::Running) stall_.output(seconds_since(t0_));
     const double t = monotonic_now_s();
     const std::string line = trim_line(std::string(text));
+    if (!line.empty()) live_line_ = line;
     if (partial)
         lines_.partial(t, line);
     else if (!line.empty())

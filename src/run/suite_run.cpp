@@ -101,6 +101,7 @@ void SuiteRun::start() {
     res_.command = spec_.command_text.empty() ? join_argv(spec_.argv) : spec_.command_text;
     res_.limits = spec_.limits;
     res_.timeout = spec_.timeout;
+    res_.stall_timeout = spec_.stall_timeout;
     res_.kill_grace = spec_.kill_grace;
     t0_ = phase_since_ = Clock::now();
     started_ = true;
@@ -190,6 +191,9 @@ void SuiteRun::launch() {
     held_.reset();  // released: its destructor no longer kills it
     phase_ = Phase::Running;
     r_.attribution.seen(*attribution_id_, pid_, 0, monotonic_now_s());
+    if (r_.progress)
+        r_.progress->suite_started(spec_.name, spec_.timeout ? std::optional(to_seconds(*spec_.timeout)) : std::nullopt,
+                                   has_memory_max(spec_.limits) ? spec_.limits.memory_max : std::nullopt);
 
     r_.watch(exec_->fd(), EPOLLIN, [this](std::uint32_t) { on_exec_pipe(); }, watched_);
     watch_stream(*out_);
@@ -208,6 +212,7 @@ void SuiteRun::launch() {
     r_.watch(sample_timer_->fd(), EPOLLIN, [this](std::uint32_t) {
         if (!sample_timer_->consume()) return;
         on_sample();
+        guarded("ending the suite's tree", [&] { check_stall(); });
         // Without cgroup.events (unboxed) the samples are what notices an empty box.
         if (box_ && box_->populated_fd() < 0) guarded("watching the suite's box", [&] { check_done(); });
     }, watched_);
@@ -274,7 +279,9 @@ void SuiteRun::on_sample() {
         last_pids_ = std::move(pids);
         BoxSample s = box_->sample();
         double t = seconds_since(t0_);
+        stall_.cpu(t, s.cpu_usage_us);
         if (box_->enforced()) {
+            memory_now_ = s.memory_bytes;
             record_memory(t, s.memory_bytes);
             peak_processes_.on_sample(s.memory_bytes, t, last_pids_, res_);  // at a peak 5 % above the last read
         }
@@ -514,6 +521,7 @@ void SuiteRun::finish() {
     r_.claim_pending();
     resolve_headerless();
     finalize(res_);
+    if (r_.progress) r_.progress->suite_ended(res_);
     // Let the box go (remove its cgroups, unload its unit) from the loop.
     phase_ = Phase::Releasing;
     phase_since_ = Clock::now();

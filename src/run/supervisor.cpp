@@ -166,7 +166,16 @@ RunOutcome run_suites(Backend& backend, const std::vector<SuiteSpec>& suites, co
     // corral's own stdout/stderr: watched for EPOLLOUT only while they hold what a slow reader has
     // not taken yet.
     std::array<std::pair<LiveOutput*, int>, 2> lives{{{&runner.live_out, -1}, {&runner.live_err, -1}}};
+    // The live progress (a terminal's status area, or lines for a log): what each running suite does.
+    Progress progress(opts.progress, runner.loop, runner.live_out, runner.live_err, [&] {
+        std::vector<SuiteStatus> out;
+        for (const auto& r : runs)
+            if (r && r->running()) out.push_back(r->status());
+        return out;
+    });
+    runner.progress = &progress;
     runner.loop.before_wait([&] {
+        progress.before_wait();
         for (Backend* b : backends)
             if (b->event_fd() >= 0) dispatch(b);
         for (auto& [live, watched] : lives) {
@@ -233,12 +242,15 @@ RunOutcome run_suites(Backend& backend, const std::vector<SuiteSpec>& suites, co
         runner.loop.remove(settle.fd());
         runner.poll_oom();
     }
+    progress.finish();
+    runner.progress = nullptr;
     add_unit_messages(results, opts);
     for (size_t i : pending) {  // never started because corral was interrupted
         results[i].name = suites[i].name;
         results[i].command = suites[i].command_text;
         results[i].limits = suites[i].limits;
         results[i].timeout = suites[i].timeout;
+        results[i].stall_timeout = suites[i].stall_timeout;
         results[i].interrupted = true;
         results[i].notes.push_back("not started: corral was interrupted before this suite's turn");
         finalize(results[i]);

@@ -207,6 +207,11 @@ TEST_CASE("accepted value forms", "[profile]") {
     SECTION("on_timeout map without timeout keeps the default limit") {
         CHECK(one_suite("name: q\ncommand: x\non_timeout: {command: [a]}\n").on_timeout_limit == 10s);
     }
+    SECTION("stall_timeout: a duration, or infinity for none") {
+        CHECK(one_suite("name: q\ncommand: x\nstall_timeout: 2s\n").stall_timeout == 2s);
+        CHECK_FALSE(one_suite("name: q\ncommand: x\nstall_timeout: infinity\n").stall_timeout);
+        CHECK_FALSE(one_suite("name: q\ncommand: x\n").stall_timeout);
+    }
     SECTION("sample_interval at its minimum, kill_grace of zero") {
         SuiteSpec s = one_suite("name: q\ncommand: x\nsample_interval: 10ms\nkill_grace: 0s\n");
         CHECK(s.sample_interval == 10ms);
@@ -329,6 +334,14 @@ TEST_CASE("bad profiles are located errors naming the key, the expectation and w
         {"command: x\nkill_grace: soon\n", 2, 13, "kill_grace",
          "expected a duration such as 250ms, 90s or 1h30m"},
         {"command: x\nsample_interval: 0\n", 2, 18, "sample_interval", "add a unit, e.g. 0s"},
+        {"command: x\nstall_timeout: soon\n", 2, 16, "stall_timeout",
+         "expected a duration such as 250ms, 90s or 1h30m, found 'soon'"},
+        {"command: x\nstall_timeout: 0s\n", 2, 16, "stall_timeout",
+         "must be at least 1s (use infinity for none), found 0s"},
+        {"command: x\nsample_interval: 1s\nstall_timeout: 1500ms\n", 3, 16, "stall_timeout",
+         "must be at least twice the sample_interval of 1s"},
+        {"command: x\nstall_timeout: [5m]\n", 2, 16, "stall_timeout", "expected a duration, found a list"},
+        {"command: x\nstal_timeout: 5m\n", 2, 1, "stal_timeout", "(did you mean 'stall_timeout'?)"},
         {"command: x\ncpu:\n  quota: 150\n", 3, 10, "cpu.quota",
          "expected a percentage such as 150% (1.5 CPUs), found '150'"},
         {"command: x\ncpu:\n  quota: lots%\n", 3, 10, "cpu.quota", "expected a percentage such as 150%"},

@@ -210,6 +210,46 @@ TEST_CASE("explanation: timeout", "[result]") {
     }
 }
 
+TEST_CASE("explanation: a stall says so, where it was and what its tree was doing", "[result]") {
+    SuiteResult r = exited(0, 2.3);
+    r.exit_code.reset();
+    r.signal = SIGTERM;
+    r.timeout = std::chrono::seconds(300);
+    r.stall_timeout = std::chrono::seconds(2);
+    r.timed_out = true;
+    r.stalled = true;
+    r.term_signalled = 2;
+    r.last_line = "collecting ...";
+    ProcInfo sh, sl;
+    sh.pid = 100;
+    sh.comm = "sh";
+    sh.state = 'S';
+    sh.wchan = "do_wait";
+    sl.pid = 101;
+    sl.comm = "sleep";
+    sl.state = 'S';
+    sl.wchan = "hrtimer_nanosleep";
+    r.timeout_snapshot = {sh, sl};
+    finalize(r);
+    CHECK(r.verdict == Verdict::Timeout);
+    CHECK(r.explanation ==
+          "stalled: no output and no CPU time for 2s (its stall_timeout, 2.3s into its timeout of 5m); it last "
+          "printed 'collecting ...'; its tree: 100 sh S (sleeping) in do_wait, 101 sleep S (sleeping) in "
+          "hrtimer_nanosleep; SIGTERM to 2 processes, all gone within the 2s grace.");
+    SECTION("nothing printed, a process in D without a wchan, many processes") {
+        r.last_line.clear();
+        r.timeout.reset();
+        ProcInfo d = sl;
+        d.state = 'D';
+        d.wchan = "0";
+        r.timeout_snapshot = {d, sh, sh, sh, sh, sh, sh};
+        CHECK_THAT(explain(r), StartsWith("stalled: no output and no CPU time for 2s (its stall_timeout); it had "
+                                          "printed nothing; its tree: 101 sleep D (uninterruptible, waiting on I/O "
+                                          "or the kernel), 100 sh S (sleeping) in do_wait, "));
+        CHECK_THAT(explain(r), Contains(" and 2 more; SIGTERM"));
+    }
+}
+
 TEST_CASE("explanation: failed, signaled, passed, launch error, interrupted", "[result]") {
     SECTION("failed") {
         SuiteResult r = exited(3, 1.2);

@@ -18,6 +18,9 @@ struct PressureSample {
 
 struct BoxSample {
     std::uint64_t memory_bytes = 0;
+    // The tree's CPU time so far (v2 / v1 unified cpu.stat usage_usec, v1 cpuacct.usage); nullopt
+    // where the backend has none (unboxed).
+    std::optional<std::uint64_t> cpu_usage_us;
     std::optional<PressureSample> pressure;  // t_s left 0; the caller stamps it
 };
 

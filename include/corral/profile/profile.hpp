@@ -61,6 +61,9 @@ struct SuiteSpec {
     bool env_clear = false;
     Limits limits;
     std::optional<Duration> timeout;  // unset = no wall-clock limit
+    // No output and no CPU time in the whole tree for this long ends the suite as a stalled timeout
+    // (unset = never).
+    std::optional<Duration> stall_timeout;
     Duration kill_grace = std::chrono::seconds(10);
     Duration sample_interval = std::chrono::milliseconds(100);
     BackendChoice backend = BackendChoice::Auto;

@@ -99,6 +99,8 @@ void read_command(const Ctx& ctx, const Found& f, SuiteSpec& s);
 // env merges variable by variable, the suite's own values winning over defaults.
 void read_env(const Ctx& ctx, const std::vector<Layer>& layers, SuiteSpec& s);
 BackendChoice read_backend(const Ctx& ctx, const Found& f);
+// timeout, stall_timeout: a duration, or infinity (nullopt: no limit).
+std::optional<Duration> read_time_limit(const Ctx& ctx, const Found& f);
 // on_timeout: [argv] or {command: [argv], timeout: D}; records where on_timeout.timeout came from.
 void read_on_timeout(const Ctx& ctx, const Found& f, SuiteSpec& s, std::map<std::string, Found>& origin);
 // markers: auto | none | {pattern: REGEX with one capture group}

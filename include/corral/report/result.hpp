@@ -79,7 +79,10 @@ struct SuiteResult {
     std::optional<int> signal;     // killed by this signal number
     double duration_s = 0;
     std::string launch_error;  // non-empty: could not start
-    bool timed_out = false;    // corral's timeout fired
+    bool timed_out = false;    // corral's timeout fired (or its stall_timeout: then stalled too)
+    std::optional<Duration> stall_timeout;  // the profile's stall_timeout (unset: none)
+    // It printed nothing and its tree used no CPU time for stall_timeout: ended as a timeout.
+    bool stalled = false;
     bool interrupted = false;  // corral got SIGINT/SIGTERM
     int term_signalled = 0;    // processes sent SIGTERM when ending the tree
     int kill_signalled = 0;    // processes still alive after the grace period (SIGKILLed)
@@ -162,6 +165,10 @@ std::string explain(const SuiteResult& r);
 void finalize(SuiteResult& r);
 
 std::string signal_name(int sig);  // "SIGKILL"; "signal 42" when unknown
+
+// The tree's processes for a sentence: "1234 sh S (sleeping) in do_wait, 1235 sleep S (sleeping) in
+// hrtimer_nanosleep" (the first `max` of them, then "and N more").
+std::string tree_states(const std::vector<ProcInfo>& procs, std::size_t max = 5);
 
 // Small formatting helpers shared by explain() and the human summary.
 // 'line' in single quotes, cut after max_chars UTF-8 characters with "…".

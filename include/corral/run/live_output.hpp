@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -35,6 +36,9 @@ public:
     // At the end of the run: waits up to `limit` for the fd to take what is buffered.
     void drain(Duration limit);
     std::uint64_t dropped() const { return dropped_; }
+    // Called with the data at the start of every write() (run/progress: its terminal area is erased
+    // before output and learns whether the stream is mid-line); empty: none.
+    void set_observer(std::function<void(std::string_view)> f) { observer_ = std::move(f); }
 
 private:
     enum class Mode { Direct, NonBlocking, Socket, Closed };
@@ -48,6 +52,7 @@ private:
     std::string buf_;
     std::uint64_t dropped_ = 0;
     std::uint64_t unsaid_ = 0;  // dropped since the stream last said so
+    std::function<void(std::string_view)> observer_;
 };
 
 }  // namespace corral

@@ -26,7 +26,9 @@
 #include "corral/run/live_output.hpp"
 #include "corral/run/output.hpp"
 #include "corral/run/peak_processes.hpp"
+#include "corral/run/progress.hpp"
 #include "corral/run/spawn.hpp"
+#include "corral/run/stall.hpp"
 #include "corral/run/supervisor.hpp"
 
 namespace corral {
@@ -52,6 +54,7 @@ public:
     OomAttribution attribution;
     std::vector<OomRecord> pending_headerless;
     bool boxes_left = false;  // a box could not be removed: a later run must find it stale
+    Progress* progress = nullptr;  // the live progress output (null: none)
 
     // Reads the OOM source and hands every completed record to the suite it belongs to.
     void poll_oom();
@@ -80,6 +83,11 @@ public:
     void kill_now();
     bool done() const { return phase_ == Phase::Done; }
     bool started() const { return started_; }
+    // Launched and not yet ended (its tree may be being ended): what the progress output shows.
+    bool running() const {
+        return phase_ == Phase::Running || phase_ == Phase::Hook || phase_ == Phase::Grace || phase_ == Phase::Killing;
+    }
+    SuiteStatus status() const;
     // The backend has dispatched events: a box waiting for its manager (a job, an unload) may go on.
     void on_backend_event(Backend* backend);
     // Our own children (main process, held child, hook): the orphan reaper leaves them alone.
@@ -108,6 +116,9 @@ private:
     void on_exec_pipe();
     void on_main_exit();
     void on_deadline();
+    // After each sample: a suite quiet (no output, no CPU time) for its stall_timeout ends as a
+    // stalled timeout (suite_stall.cpp).
+    void check_stall();
     void on_hook_deadline();
     void on_sample();
     void on_step_timer();
@@ -185,6 +196,10 @@ private:
     bool first_kill_from_record_ = false;
     double prev_sample_mono_s_ = 0;  // the previous sample's time (kernel monotonic seconds)
     PeakProcesses peak_processes_;      // the box's processes read at its peaks
+    StallWatch stall_;                  // output and CPU time, for stall_timeout and "stalled?"
+    bool stall_unmeasured_noted_ = false;
+    std::optional<std::uint64_t> memory_now_;  // the last sample's memory use
+    std::string live_line_;                     // the last line printed, or the one being printed
 };
 
 template <class F>

@@ -9,6 +9,7 @@
 #include "corral/profile/profile.hpp"
 #include "corral/report/ci_annotations.hpp"
 #include "corral/report/result.hpp"
+#include "corral/run/progress_text.hpp"
 
 namespace corral {
 
@@ -35,6 +36,7 @@ struct RunOptions {
     // corral's signals, blocked by the caller until its report is written; null: run_suites blocks
     // them itself for the run.
     Signals* signals = nullptr;
+    ProgressMode progress = ProgressMode::Auto;  // live progress on corral's stderr (run/progress.hpp)
 };
 
 struct RunOutcome {
