@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -49,6 +50,13 @@ std::string utc_now(const char* fmt) {
     char buf[64];
     std::strftime(buf, sizeof buf, fmt, &tm);
     return buf;
+}
+
+// The report's `host`: uname's nodename.
+std::string host_name() {
+    struct utsname u {};
+    if (::uname(&u) != 0) throw_errno("uname");
+    return u.nodename;
 }
 
 // corral-reports/<UTC timestamp>, made here: mkdir is what tells two runs started in the same second
@@ -207,6 +215,7 @@ int do_run(const std::vector<SuiteSpec>& suites, const RunFlags& flags) {
     RunReport report;
     report.corral_version = CORRAL_VERSION;
     report.started_at = utc_now("%Y-%m-%dT%H:%M:%SZ");
+    report.host = host_name();
     for (const auto& msg : backends.notes()) {
         bool warning = msg.rfind("no cgroup could be used", 0) == 0;
         if (warning) std::cerr << "corral: warning: " << msg << "\n";
