@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -55,6 +56,13 @@ std::string utc_now(const char* fmt) {
     char buf[64];
     std::strftime(buf, sizeof buf, fmt, &tm);
     return buf;
+}
+
+// The report's `host`: uname's nodename.
+std::string host_name() {
+    struct utsname u {};
+    if (::uname(&u) != 0) throw_errno("uname");
+    return u.nodename;
 }
 
 // corral-reports/<UTC timestamp>, made here: mkdir is what tells two runs started in the same second

@@ -3,7 +3,7 @@
 #  - every entry that runs a Catch2 binary runs it with --warn NoTests (an entry whose name matches no
 #    test case fails instead of passing with "No tests ran");
 #  - no entry reads an exit status as "skipped" (SKIP_RETURN_CODE: Catch2 exits with the number of
-#    failed assertions, so 77 failures would look skipped); host, systemd and vm entries are skipped
+#    failed assertions, so 77 failures would look skipped); host, systemd, vm and browser entries are skipped
 #    only on the line their gate prints (SKIP_REGULAR_EXPRESSION);
 #  - each gate prints that line when its CORRAL_SKIP_*_TESTS=1 is set.
 set -euo pipefail
@@ -28,7 +28,7 @@ for t in tests:
         catch += 1
         if "--warn" not in cmd or cmd[cmd.index("--warn") + 1] != "NoTests":
             bad.append(f"{name}: runs {cmd[0]} without --warn NoTests")
-    if set(labels) & {"host", "systemd", "vm"}:
+    if set(labels) & {"host", "systemd", "vm", "browser"}:
         regex = props.get("SKIP_REGULAR_EXPRESSION", [])
         if skip_line not in regex:
             bad.append(f"{name}: no SKIP_REGULAR_EXPRESSION on '{skip_line}' (has {regex})")
@@ -49,4 +49,9 @@ for gate in "CORRAL_SKIP_HOST_TESTS $build/tests/corral_host_tests" \
         *) echo "ctest entries: $2 with $1=1 did not print '$skip_line…' (printed: ${out:0:200})"; exit 1 ;;
     esac
 done
-echo "ctest entries: the host and systemd gates print the skip line"
+out=$(CORRAL_SKIP_BROWSER_TESTS=1 /usr/bin/python3 "$(dirname "$0")/browser/report-page.py" 2>&1) || true
+case $out in
+    "$skip_line"*) ;;
+    *) echo "ctest entries: tests/browser/report-page.py with CORRAL_SKIP_BROWSER_TESTS=1 did not print '$skip_line…' (printed: ${out:0:200})"; exit 1 ;;
+esac
+echo "ctest entries: the host, systemd and browser gates print the skip line"

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "corral/base/fd.hpp"
+#include "corral/report/html_outputs.hpp"
 #include "corral/report/split_report.hpp"
 
 namespace corral {
@@ -190,6 +191,8 @@ json suite_to_json(const SuiteResult& s) {
     j["interrupted"] = s.interrupted;
     j["term_signalled"] = s.term_signalled;
     j["kill_signalled"] = s.kill_signalled;
+    j["timeout_at_s"] = opt_json(s.timeout_at_s);
+    j["sigkill_at_s"] = opt_json(s.sigkill_at_s);
     j["kill_method"] = str_or_null(s.kill_method);
     j["grace_cut_s"] = opt_json(s.grace_cut_s);
     j["live_output_dropped_bytes"] = s.live_output_dropped;
@@ -210,6 +213,7 @@ json report_to_json(const RunReport& r) {
     json j;
     j["schema"] = kReportSchema;
     j["backend"] = r.backend;
+    j["host"] = r.host;
     j["started_at"] = r.started_at;
     j["host"] = r.host;
     j["duration_s"] = r.duration_s;
@@ -221,16 +225,25 @@ json report_to_json(const RunReport& r) {
     return j;
 }
 
-std::string report_json_text(const RunReport& r) {
+namespace {
+
+std::string json_text(const json& doc) {
     // Output lines and command lines are not always valid UTF-8: replace bad bytes with U+FFFD
     // rather than failing the whole report.
-    return report_to_json(r).dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+    return doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
+
+}  // namespace
+
+std::string report_json_text(const RunReport& r) { return json_text(report_to_json(r)); }
 
 void write_report(const std::string& dir, const RunReport& r) {
     with_context("writing the report to " + dir, [&] {
         make_dirs(dir);
-        write_file_atomic(dir + "/report.json", report_json_text(r));
+        const json doc = report_to_json(r);
+        write_file_atomic(dir + "/report.json", json_text(doc));
+        // Rendered from the same document, as `corral show` renders them from report.json.
+        write_html_outputs(dir, doc);
     });
 }
 

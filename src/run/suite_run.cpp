@@ -311,6 +311,7 @@ void SuiteRun::on_sample() {
             !box_->oom_group_native() && kills > 0) {
             oom_group_done_ = true;
             res_.oom_group_killed = true;
+            if (!res_.sigkill_at_s) res_.sigkill_at_s = seconds_since(t0_);
             KillRound k = box_->kill_round();
             for (auto& n : k.notes) note(n);
             note(fmt::format(
@@ -366,6 +367,7 @@ void SuiteRun::on_deadline() {
     switch (phase_) {
         case Phase::Running:
             res_.timed_out = true;
+            res_.timeout_at_s = seconds_since(t0_);
             res_.timeout_snapshot = snapshot(box_->pids());
             if (!spec_.on_timeout.empty()) return start_hook();
             return begin_termination();
@@ -390,6 +392,7 @@ void SuiteRun::begin_termination() {
 void SuiteRun::begin_kill() {
     if (phase_ == Phase::Killing || phase_ == Phase::Releasing || phase_ == Phase::Done) return;
     phase_ = Phase::Killing;
+    if (!res_.sigkill_at_s) res_.sigkill_at_s = seconds_since(t0_);
     deadline_->disarm();
     if (!step_timer_) {
         step_timer_.emplace();

@@ -13,6 +13,7 @@ inline constexpr const char* kReportSchema = "corral-report/1";
 
 struct RunReport {
     std::string backend;     // "cgroup-v1", "cgroup-v2", "systemd-scope", "unboxed"
+    std::string host;        // the machine's host name (uname's nodename)
     std::string started_at;  // UTC ISO-8601
     std::string host;        // the machine's host name (gethostname)
     double duration_s = 0;
@@ -33,7 +34,8 @@ nlohmann::json report_to_json(const RunReport& r);
 // report_to_json(r) as indented text with a final newline; bytes that are not valid UTF-8
 // (output lines, command lines) become U+FFFD instead of failing.
 std::string report_json_text(const RunReport& r);
-// Writes DIR/report.json atomically (the suites' output files are written by the supervisor).
+// Writes DIR/report.json atomically, then report.html and the memory-<name>.svg plots rendered from
+// the same document (report/html_outputs.hpp); the suites' output files are written by the supervisor.
 void write_report(const std::string& dir, const RunReport& r);
 // The summary printed on stderr at the end: per suite verdict, duration, peak vs limit with
 // percent, OOM kills, the explanation.

@@ -86,6 +86,10 @@ struct SuiteResult {
     bool interrupted = false;  // corral got SIGINT/SIGTERM
     int term_signalled = 0;    // processes sent SIGTERM when ending the tree
     int kill_signalled = 0;    // processes still alive after the grace period (SIGKILLed)
+    // When corral's timeout fired and when corral first sent SIGKILL to the tree (after the grace,
+    // a second interrupt or an emulated oom_group kill), in seconds after the suite started.
+    std::optional<double> timeout_at_s;
+    std::optional<double> sigkill_at_s;
     // How the box ends a tree with SIGKILL: "cgroup.kill", "freeze-and-signal", "KillUnit"
     // ("signal-each" unboxed); "" when the suite never had a box.
     std::string kill_method;
