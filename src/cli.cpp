@@ -195,12 +195,6 @@ struct RunFlags {
     std::string progress = "auto";  // --progress auto|bar|lines|none
 };
 
-std::string host_name() {
-    char buf[256] = {};
-    if (::gethostname(buf, sizeof buf - 1) < 0) throw_errno("gethostname");
-    return buf;
-}
-
 // Appends text to the file at path (GitHub's step summary file), creating it.
 void append_file(const std::string& path, const std::string& text) {
     UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
@@ -378,9 +372,9 @@ int do_run(const std::vector<SuiteSpec>& suites, const RunFlags& flags) {
                                            "OOM records may be missing", report.oom_lost));
     report.duration_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (interrupted) report.notes.push_back("corral was interrupted (SIGINT/SIGTERM) and ended the running suites");
-    write_report(report_dir, report);
+    const nlohmann::json doc = write_report(report_dir, report);
     std::cerr << human_summary(report, report_dir);
-    write_outputs(report_to_json(report), report_dir, ci);
+    write_outputs(doc, report_dir, ci);
     for (const auto& s : report.suites)
         if (s.verdict != Verdict::Passed) return 1;
     return 0;

@@ -19,9 +19,9 @@ std::optional<ProcStat> parse_proc_stat(const std::string& text) {
     st.comm = text.substr(open + 1, close - open - 1);
     std::istringstream rest(text.substr(close + 1));
     if (!(rest >> st.state >> st.ppid >> st.pgrp >> st.session)) return std::nullopt;
-    // Fields 8 to 21 (tty_nr … itrealvalue), then 22: starttime.
+    // Fields 7 to 21 (tty_nr … itrealvalue), then 22: starttime.
     std::string skip;
-    for (int field = 8; field <= 21; ++field)
+    for (int field = 7; field <= 21; ++field)
         if (!(rest >> skip)) return st;  // a short line (a test's own text): no start time
     rest >> st.start_ticks;
     return st;

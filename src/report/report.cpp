@@ -215,7 +215,6 @@ json report_to_json(const RunReport& r) {
     j["backend"] = r.backend;
     j["host"] = r.host;
     j["started_at"] = r.started_at;
-    j["host"] = r.host;
     j["duration_s"] = r.duration_s;
     j["corral_version"] = r.corral_version;
     j["notes"] = r.notes;
@@ -237,14 +236,15 @@ std::string json_text(const json& doc) {
 
 std::string report_json_text(const RunReport& r) { return json_text(report_to_json(r)); }
 
-void write_report(const std::string& dir, const RunReport& r) {
+json write_report(const std::string& dir, const RunReport& r) {
+    json doc = report_to_json(r);
     with_context("writing the report to " + dir, [&] {
         make_dirs(dir);
-        const json doc = report_to_json(r);
         write_file_atomic(dir + "/report.json", json_text(doc));
         // Rendered from the same document, as `corral show` renders them from report.json.
         write_html_outputs(dir, doc);
     });
+    return doc;
 }
 
 std::string oom_victim_summary(const OomKill& k) {

@@ -1,6 +1,10 @@
 // cgroup path discovery and the small cgroupfs / procfs parsers.
 #include <catch2/catch.hpp>
 
+#include <sstream>
+
+#include "corral/base/fd.hpp"
+#include "corral/base/proc_stat.hpp"
 #include "corral/box/cgroup_paths.hpp"
 #include "corral/box/cgroup_util.hpp"
 #include "corral/run/output.hpp"
@@ -102,6 +106,25 @@ TEST_CASE("/proc/PID/stat with spaces and parentheses in comm", "[procinfo]") {
     CHECK(st->ppid == 4390);
     CHECK(st->session == 4393);
     CHECK_FALSE(parse_proc_stat("garbage"));
+}
+
+TEST_CASE("/proc/PID/stat's start time is field 22 (starttime), not 21 (itrealvalue, always 0)", "[procinfo]") {
+    // A line from proc(5)'s layout: fields 7 … 21 hold 7 … 21, 22 (starttime) holds 123456.
+    std::string line = "77 (a b) S 1 77 77";
+    for (int field = 7; field <= 21; ++field) line += " " + std::to_string(field);
+    line += " 123456 4096 100";
+    auto st = parse_proc_stat(line);
+    REQUIRE(st);
+    CHECK(st->start_ticks == 123456u);
+    // This process's own: the 20th field after the comm's ')' (field 22 counted from the pid).
+    const std::string self = read_file("/proc/self/stat");
+    std::istringstream after(self.substr(self.rfind(')') + 1));
+    std::string f;
+    for (int field = 3; field <= 22; ++field) after >> f;
+    auto me = parse_proc_stat(self);
+    REQUIRE(me);
+    CHECK(me->start_ticks == std::stoull(f));
+    CHECK(me->start_ticks > 0);
 }
 
 TEST_CASE("read_proc_info of this process", "[procinfo]") {

@@ -15,7 +15,6 @@ struct RunReport {
     std::string backend;     // "cgroup-v1", "cgroup-v2", "systemd-scope", "unboxed"
     std::string host;        // the machine's host name (uname's nodename)
     std::string started_at;  // UTC ISO-8601
-    std::string host;        // the machine's host name (gethostname)
     double duration_s = 0;
     std::string corral_version;
     std::vector<std::string> notes;  // run-level (stale cgroups removed, …)
@@ -36,7 +35,7 @@ nlohmann::json report_to_json(const RunReport& r);
 std::string report_json_text(const RunReport& r);
 // Writes DIR/report.json atomically, then report.html and the memory-<name>.svg plots rendered from
 // the same document (report/html_outputs.hpp); the suites' output files are written by the supervisor.
-void write_report(const std::string& dir, const RunReport& r);
+nlohmann::json write_report(const std::string& dir, const RunReport& r);
 // The summary printed on stderr at the end: per suite verdict, duration, peak vs limit with
 // percent, OOM kills, the explanation.
 std::string human_summary(const RunReport& r, const std::string& report_dir);
