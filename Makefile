@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS  ?= $(shell nproc)
 DEBS  := cmake g++ make pkg-config libsystemd-dev libseccomp-dev libyaml-cpp-dev libfmt-dev \
          catch2 libcli11-dev nlohmann-json3-dev util-linux systemd dbus \
-         python3-pytest python3-pytest-xdist python3-prometheus-client
+         python3-pytest python3-pytest-xdist python3-prometheus-client python3-jsonschema
 SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_REPORT ?= corral-reports/demo
 
