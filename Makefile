@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS  ?= $(shell nproc)
 DEBS  := cmake g++ make pkg-config libsystemd-dev libseccomp-dev libyaml-cpp-dev libfmt-dev \
          catch2 libcli11-dev nlohmann-json3-dev util-linux systemd dbus \
-         python3-pytest python3-pytest-xdist python3-prometheus-client libxml2-utils tmux chromium
+         python3-pytest python3-pytest-xdist python3-prometheus-client libxml2-utils tmux chromium python3-jsonschema
 SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_REPORT ?= corral-reports/demo
 
@@ -39,25 +39,24 @@ demo: build
 	  echo "demo: OK, the verdicts are the expected ones"; \
 	else echo "demo: FAILED, expected 'passed oom-killed timeout' and exit status 1"; exit 1; fi
 
-# Every test tier, in two passes over two builds:
-#  1. the normal build: unit; host (root, this machine's real cgroups); browser (report.html in
-#     headless chromium); vm (the host tests and the systemd tests again in a QEMU VM on pure
-#     cgroup v2, tests/vm/);
-#  2. an ASan+UBSan build: unit and host again, and systemd (a real systemd 252 as PID 1 of a
-#     namespace container, tests/systemd/). The systemd tier runs on this build only: it drives
-#     systemd through sd-bus, where the sanitizers have the most to find, and the vm tier has run the
-#     same cases on the normal build already; a second container pass would add 4 minutes to CI.
-#     The vm tier is left out here (under TCG an ASan build takes several times as long), and so is
-#     the browser tier (chromium reads the files; every host test has run the sanitized renderers).
+# Every test tier, in two passes over two builds (each tier runs once, the unit tier twice):
+#  1. the normal build: unit; browser (report.html in headless chromium); vm (the host tests and
+#     the systemd tests in a QEMU VM on pure cgroup v2, tests/vm/: under TCG an ASan build would
+#     take several times as long).
+#  2. an ASan+UBSan build (leaks checked, halt_on_error): unit; host (root, this machine's real
+#     cgroups); systemd (a real systemd 252 as PID 1 of a namespace container, tests/systemd/).
+#     The host and systemd tiers run on this build only: the sanitizers find more there than a
+#     second run on the normal build would, which the vm tier has run on v2; CI stays under 30 min.
+# ctest -j runs the unit entries side by side; the others are RUN_SERIAL and run alone.
 # CORRAL_SKIP_VM_TESTS=1 skips the vm tier (ctest lists it as skipped); otherwise a VM that cannot
 # run fails with the reason. When a pass fails, tests/failure-digest.sh prints a few lines for each
 # failed entry last: a CI log cut to its head and tail still says which test failed, where and what.
 test: build
-	cd $(BUILD) && ctest --output-on-failure --timeout 300 -LE '^systemd$$' || { bash $(CURDIR)/tests/failure-digest.sh .; exit 1; }
+	cd $(BUILD) && ctest --output-on-failure --timeout 300 -j$(JOBS) -LE '^(host|systemd)$$' || { bash $(CURDIR)/tests/failure-digest.sh .; exit 1; }
 	cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DCORRAL_SANITIZE=ON >/dev/null
 	cmake --build $(BUILD)-asan -j$(JOBS)
 	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	  ctest --output-on-failure --timeout 300 -LE '^(vm|browser)$$' || { bash $(CURDIR)/tests/failure-digest.sh .; exit 1; }
+	  ctest --output-on-failure --timeout 300 -j$(JOBS) -LE '^(vm|browser)$$' || { bash $(CURDIR)/tests/failure-digest.sh .; exit 1; }
 
 bench: build
 	$(BUILD)/bench/corral_bench

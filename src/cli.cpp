@@ -29,7 +29,9 @@
 #include "corral/profile/split.hpp"
 #include "corral/report/ci_annotations.hpp"
 #include "corral/report/junit.hpp"
+#include "corral/report/outputs.hpp"
 #include "corral/report/report.hpp"
+#include "corral/report/report_doc.hpp"
 #include "corral/report/step_summary.hpp"
 #include "corral/report/split_report.hpp"
 #include "corral/run/progress.hpp"
@@ -372,11 +374,41 @@ int do_run(const std::vector<SuiteSpec>& suites, const RunFlags& flags) {
                                            "OOM records may be missing", report.oom_lost));
     report.duration_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (interrupted) report.notes.push_back("corral was interrupted (SIGINT/SIGTERM) and ended the running suites");
+    // The summary is rendered from the document as written, as `corral show` renders it.
     const nlohmann::json doc = write_report(report_dir, report);
-    std::cerr << human_summary(report, report_dir);
+    std::cerr << "\n" << render_output("text", doc, std::filesystem::path(report_dir) / "report.json");
     write_outputs(doc, report_dir, ci);
     for (const auto& s : report.suites)
         if (s.verdict != Verdict::Passed) return 1;
+    return 0;
+}
+
+struct ShowFlags {
+    std::string path;  // DIR (DIR/report.json) or FILE
+    std::string format = "text";
+    std::string html, junit;  // OUT files, "" when not asked for
+};
+
+// `corral show`: the outputs of a report.json, rendered again from the document alone. Every output
+// is rendered before anything is printed or written: one that cannot be (not in this build, a field
+// the document lacks) leaves nothing half done.
+int do_show(const ShowFlags& flags) {
+    ReportDocument d;
+    std::string printed;
+    std::vector<std::pair<std::string, std::string>> files;  // OUT, content
+    try {
+        d = load_report_document(flags.path);
+        const std::filesystem::path file = d.file;
+        printed = with_context(d.file, [&] { return render_output(flags.format, d.doc, file); });
+        if (!flags.html.empty())
+            files.emplace_back(flags.html, with_context(d.file, [&] { return render_output("html", d.doc, file); }));
+        if (!flags.junit.empty())
+            files.emplace_back(flags.junit, with_context(d.file, [&] { return render_output("junit", d.doc, file); }));
+    } catch (const Error& e) {  // the report or the request: nothing was written
+        throw UsageError(e.what());
+    }
+    for (const auto& [out, content] : files) write_file_atomic(out, content);
+    std::cout << printed << std::flush;
     return 0;
 }
 
@@ -442,6 +474,18 @@ int cli_main(int argc, char** argv) {
     std::vector<std::string> check_profiles;
     check->add_option("profiles", check_profiles, "YAML profiles")->required()->type_name("PROFILE");
 
+    auto* show = app.add_subcommand("show", "Print a run's summary again from its report.json (also on another "
+                                    "machine), or another output of it");
+    ShowFlags show_flags;
+    show->add_option("report", show_flags.path, "A report directory (its report.json is read) or a report.json")
+        ->required()
+        ->type_name("DIR|FILE");
+    show->add_option("--format", show_flags.format, "What to print: text (the summary, default), markdown (a CI "
+                     "step summary), json (the document)")
+        ->check(CLI::IsMember({"text", "markdown", "json"}));
+    show->add_option("--html", show_flags.html, "Also write the HTML report to OUT")->type_name("OUT");
+    show->add_option("--junit", show_flags.junit, "Also write JUnit XML to OUT")->type_name("OUT");
+
     try {
         std::vector<std::string> rev(args.rbegin(), args.rend());
         app.parse(rev);
@@ -455,6 +499,10 @@ int cli_main(int argc, char** argv) {
             if (!command.empty()) throw UsageError("check takes profiles, not a command after --");
             print_check(load_profiles(check_profiles));
             return 0;
+        }
+        if (*show) {
+            if (!command.empty()) throw UsageError("show takes a report directory or file, not a command after --");
+            return do_show(show_flags);
         }
         std::vector<SuiteSpec> suites;
         bool adhoc_flags = !adhoc.memory_max.empty() || !adhoc.memory_high.empty() || !adhoc.swap_max.empty() ||

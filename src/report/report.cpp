@@ -1,9 +1,5 @@
 #include "corral/report/report.hpp"
 
-#include <fmt/format.h>
-
-#include <algorithm>
-
 #include "corral/base/fd.hpp"
 #include "corral/report/html_outputs.hpp"
 #include "corral/report/split_report.hpp"
@@ -237,64 +233,15 @@ std::string json_text(const json& doc) {
 std::string report_json_text(const RunReport& r) { return json_text(report_to_json(r)); }
 
 json write_report(const std::string& dir, const RunReport& r) {
-    json doc = report_to_json(r);
+    const std::string text = report_json_text(r);
+    json doc = json::parse(text);
     with_context("writing the report to " + dir, [&] {
         make_dirs(dir);
-        write_file_atomic(dir + "/report.json", json_text(doc));
+        write_file_atomic(dir + "/report.json", text);
         // Rendered from the same document, as `corral show` renders them from report.json.
         write_html_outputs(dir, doc);
     });
     return doc;
-}
-
-std::string oom_victim_summary(const OomKill& k) {
-    std::string line = k.victim_line;
-    auto cut = line.find(" total-vm:");
-    if (cut != std::string::npos) line.resize(cut);
-    if (line.empty()) line = fmt::format("Killed process {} ({})", k.victim_pid, k.victim_comm);
-    return fmt::format("{} anon-rss {} ({} limit)", line, format_bytes(k.anon_rss_kb * 1024), k.whose);
-}
-
-std::string human_summary(const RunReport& r, const std::string& report_dir) {
-    std::size_t name_w = 4, peak_w = 0;
-    std::vector<std::string> peaks;
-    for (const auto& s : r.suites) {
-        name_w = std::max(name_w, s.name.size());
-        peaks.push_back(peak_text(s, PeakStyle::Compact));
-        peak_w = std::max(peak_w, peaks.back().size());
-    }
-    std::string out = fmt::format("\ncorral: {} suite{} in {} ({} backend)\n", r.suites.size(),
-                                  r.suites.size() == 1 ? "" : "s", format_seconds(r.duration_s), r.backend);
-    std::size_t passed = 0;
-    for (std::size_t i = 0; i < r.suites.size(); ++i) {
-        const SuiteResult& s = r.suites[i];
-        if (s.verdict == Verdict::Passed) ++passed;
-        std::string line = fmt::format("  {:<{}}  {:<12} {:>7}  ", s.name, name_w, verdict_name(s.verdict),
-                                       format_seconds(s.duration_s));
-        std::uint64_t kills = oom_kill_count(s);
-        if (kills > 0)
-            line += fmt::format("{:<{}}  OOM kills {}", peaks[i], peak_w, kills);
-        else
-            line += peaks[i];
-        out += line + "\n";
-        std::string expl = s.explanation.empty() ? explain(s) : s.explanation;
-        out += "      " + expl + "\n";
-        // An OOM storm has hundreds of records: the first few here, all of them in report.json.
-        constexpr std::size_t kRecordsListed = 5;
-        for (std::size_t k = 0; k < s.oom_records.size() && k < kRecordsListed; ++k)
-            out += "      kernel: " + oom_victim_summary(s.oom_records[k]) + "\n";
-        if (s.oom_records.size() > kRecordsListed)
-            out += fmt::format("      kernel: … {} more OOM records in report.json ({} without their header)\n",
-                               s.oom_records.size() - kRecordsListed, s.oom_records_without_header);
-        for (const auto& n : s.notes) out += "      note: " + n + "\n";
-    }
-    out += splits_summary(split_runs(r.suites, r.not_run));
-    for (const auto& n : r.notes) out += "  note: " + n + "\n";
-    for (const auto& rec : r.run_oom_records)
-        out += "  kernel: OOM kill in corral's cgroup outside any suite: " + rec.value("raw", json::array()).dump() + "\n";
-    std::string report = report_dir.empty() ? std::string("report.json") : report_dir + "/report.json";
-    out += fmt::format("{} passed, {} not passed — report: {}\n", passed, r.suites.size() - passed, report);
-    return out;
 }
 
 }  // namespace corral

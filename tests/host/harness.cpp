@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "corral/base/fd.hpp"
+#include "report_schema.hpp"
 
 namespace fs = std::filesystem;
 
@@ -229,11 +230,14 @@ std::vector<std::string> adhoc(const std::string& report_dir, const std::vector<
 Json load_report(const std::string& dir) {
     const std::string path = dir + "/report.json";
     if (!fs::exists(path)) throw std::runtime_error("no report written: " + path + " does not exist");
+    Json report;
     try {
-        return Json::parse(read_text(path));
+        report = Json::parse(read_text(path));
     } catch (const Json::exception& e) {
         throw std::runtime_error(path + " is not JSON: " + e.what());
     }
+    check_report_schema(path);
+    return report;
 }
 
 const Json& suite(const Json& report, const std::string& name) {

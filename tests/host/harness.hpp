@@ -102,7 +102,8 @@ std::string example_profile(const TempDir& work);
 std::vector<std::string> adhoc(const std::string& report_dir, const std::vector<std::string>& options,
                                const std::vector<std::string>& command);
 
-// DIR/report.json; throws std::runtime_error when missing or not JSON.
+// DIR/report.json; throws std::runtime_error when missing, not JSON, or not matching
+// docs/report-schema.json (report_schema.hpp).
 Json load_report(const std::string& dir);
 // The suite with that name; throws std::runtime_error listing the names present.
 const Json& suite(const Json& report, const std::string& name);

@@ -12,6 +12,7 @@
 #include "corral/profile/split.hpp"
 #include "corral/report/report.hpp"
 #include "corral/report/split_report.hpp"
+#include "corral/report/summary.hpp"
 
 using namespace corral;
 using Strings = std::vector<std::string>;
@@ -273,7 +274,7 @@ TEST_CASE("splits: non-passing batches rank first, then by peak, verdicts counte
     CHECK(sp["ranking"][2]["peak_bytes"] == 10u << 20);
     CHECK(j["suites"][2]["split"] == nlohmann::json{{"of", "tests"}, {"index", 3}, {"items", {"t/big.py"}}});
     CHECK(j["suites"][3]["split"].is_null());
-    const std::string text = human_summary(rep, "r");
+    const std::string text = render_summary(report_to_json(rep), "r");
     CHECK_THAT(text, Catch::Contains("split tests: 4 batches: 1 oom-killed, 2 passed, 1 not run (fail_fast)"));
     CHECK(text.find("1. tests.3") != std::string::npos);
     CHECK(text.find("1. tests.3") < text.find("2. tests.2"));
@@ -286,7 +287,7 @@ TEST_CASE("splits summary: every batch passed says none reaches memory.max alone
     for (std::size_t i = 1; i <= 7; ++i)
         rep.suites.push_back(batch_result(i, Verdict::Passed, (i == 5 ? 40u : i) << 20, "t/f" + std::to_string(i) + ".py"));
     for (auto& s : rep.suites) s.split->batches = 7;
-    const std::string text = human_summary(rep, "r");
+    const std::string text = render_summary(report_to_json(rep), "r");
     INFO(text);
     CHECK_THAT(text, Catch::Contains("split tests: 7 batches, every one passed: no single batch reaches memory.max "
                                      "(64 MiB) on its own; the largest, t/f5.py, peaked at 40 MiB (63%)."));

@@ -9,14 +9,16 @@
 #   Ships into the VM, at the same absolute paths: BUILD_DIR/corral,
 #   BUILD_DIR/tests/corral_host_tests, every program in BUILD_DIR/progs, the
 #   files of SOURCE_DIR (default: this checkout) that the host tests read
-#   (profiles/, tests/pysuite/), util-linux's unshare (busybox's has no
-#   --cgroup) and setpriv, dash as sh (Debian's /bin/sh), with their
-#   libraries, and Debian's /usr/bin/python3 with what `python3 -m pytest
-#   [-n N]` on a project importing prometheus_client needs
+#   (profiles/, tests/pysuite/, docs/report-schema.json, tests/validate-report.py),
+#   util-linux's unshare (busybox's has no --cgroup) and setpriv, dash as sh
+#   (Debian's /bin/sh), with their libraries, and Debian's /usr/bin/python3
+#   with what `python3 -m pytest [-n N]` on a project importing
+#   prometheus_client and tests/validate-report.py (jsonschema) need
 #   (tests/vm/python-files.py; `make deps` installs python3-pytest
-#   python3-pytest-xdist python3-prometheus-client).  Inside, host-tests-driver.sh
-#   runs each test case in a process of its own and prints PASS/FAIL lines and
-#   Catch2's totals on the serial console, which comes back on stdout.
+#   python3-pytest-xdist python3-prometheus-client python3-jsonschema).  Inside,
+#   host-tests-driver.sh runs each test case in a process of its own and prints
+#   PASS/FAIL lines and Catch2's totals on the serial console, which comes back
+#   on stdout.
 #
 #   CATCH2_ARGS: test specs choose the test cases, as Catch2 v2 reads them
 #   ('[memory]', a name, 'alloc*'; a comma is "or", several arguments are
@@ -97,6 +99,9 @@ for f in "${progs[@]}"; do [ -f "$f" ] && [ -x "$f" ] && FILES+=("$f"); done
 FILES+=("$SRC/profiles")
 # The small real pytest project the host tests run under corral (tests/pysuite).
 FILES+=("$SRC/tests/pysuite")
+# The schema every report the host tests read is validated against, and its validator
+# (tests/host/report_schema.cpp runs it with the python3 below, jsonschema among its ROOTS).
+FILES+=("$SRC/docs/report-schema.json" "$SRC/tests/validate-report.py")
 # util-linux unshare: `unshare --cgroup` is one test's way into a cgroup namespace.
 UNSHARE=$(command -v unshare) || fail "unshare (util-linux) not found: apt-get install util-linux"
 grep -q -- '--cgroup' <<< "$("$UNSHARE" --help 2>&1)" ||
@@ -121,7 +126,7 @@ esac
 # extension modules, those distributions and their requirements); each item is
 # a --file, so run-vm.sh ldd's the interpreter and every extension module.
 PY=/usr/bin/python3
-PY_DEBS="python3-pytest python3-pytest-xdist python3-prometheus-client"
+PY_DEBS="python3-pytest python3-pytest-xdist python3-prometheus-client python3-jsonschema"
 [ -x "$PY" ] || fail "$PY (Debian's python3) is missing: \`make deps\` installs $PY_DEBS"
 py_files=$("$PY" -I "$HERE/python-files.py") ||
     fail "$PY cannot list its files for the VM (the reason is above): \`make deps\` installs $PY_DEBS"

@@ -1,8 +1,9 @@
 """python-files.py - run by host-tests-in-vm.sh with Debian's /usr/bin/python3 -I:
 prints, one a line, the files and directories the test VM needs for that
 interpreter to run `python3 -m pytest [-n N]` on a small project that imports
-prometheus_client.  Each is shipped with run-vm.sh --file (copied at the same
-path, a directory whole, a program or a .so with the libraries ldd reports).
+prometheus_client, and tests/validate-report.py (jsonschema).  Each is shipped
+with run-vm.sh --file (copied at the same path, a directory whole, a program or
+a .so with the libraries ldd reports).
 
   - the interpreter: sys.executable (/usr/bin/python3, copied dereferenced);
   - the standard library (sysconfig's stdlib), with its __pycache__, less the
@@ -32,7 +33,7 @@ import pkgutil
 import sys
 import sysconfig
 
-ROOTS = ["pytest", "pytest-xdist", "prometheus-client"]
+ROOTS = ["pytest", "pytest-xdist", "prometheus-client", "jsonschema"]
 STDLIB_SKIP = {"test", "idlelib", "tkinter", "turtledemo", "turtle.py", "lib2to3", "ensurepip",
                "pydoc_data", "distutils", "venv", "curses", "dbm", "sqlite3", "site-packages",
                "dist-packages", "lib-dynload", "LICENSE.txt"}
@@ -105,6 +106,10 @@ for root in ROOTS:
             fail(f"{sys.executable} cannot import {top} (of '{root}'): {e}")
         if hasattr(mod, "__path__"):
             for info in pkgutil.walk_packages(mod.__path__, top + ".", onerror=lambda _: None):
+                # A package's __main__ is its command line (jsonschema's parses this script's
+                # arguments and exits): shipped with its package, never imported here.
+                if info.name.rsplit(".", 1)[-1] == "__main__":
+                    continue
                 try:
                     importlib.import_module(info.name)
                 except Exception:  # noqa: BLE001  (an optional extra, e.g. prometheus_client.twisted)

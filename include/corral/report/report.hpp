@@ -1,4 +1,4 @@
-// report.json (schema corral-report/1) and the human summary.
+// report.json (schema corral-report/1): the document every output is rendered from.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -25,19 +25,15 @@ struct RunReport {
     std::vector<SplitBatch> not_run;  // batches of a `split: {fail_fast: true}` left out after one failed
 };
 
-// The victim line for people: "Memory cgroup out of memory: Killed process 9912 (python3) anon-rss 15.1 GiB".
-std::string oom_victim_summary(const OomKill& k);
-
 nlohmann::json suite_to_json(const SuiteResult& s);
 nlohmann::json report_to_json(const RunReport& r);
 // report_to_json(r) as indented text with a final newline; bytes that are not valid UTF-8
 // (output lines, command lines) become U+FFFD instead of failing.
 std::string report_json_text(const RunReport& r);
-// Writes DIR/report.json atomically, then report.html and the memory-<name>.svg plots rendered from
-// the same document (report/html_outputs.hpp); the suites' output files are written by the supervisor.
+// Writes DIR/report.json atomically (the suites' output files are written by the supervisor), then
+// report.html and the memory-<name>.svg plots (report/html_outputs.hpp), and returns the document as
+// the file holds it (read back from its text: what `corral show` reads; every output, the text
+// summary too, is rendered from it).
 nlohmann::json write_report(const std::string& dir, const RunReport& r);
-// The summary printed on stderr at the end: per suite verdict, duration, peak vs limit with
-// percent, OOM kills, the explanation.
-std::string human_summary(const RunReport& r, const std::string& report_dir);
 
 }  // namespace corral

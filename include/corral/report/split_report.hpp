@@ -1,5 +1,5 @@
 // The run's view of its `split` suites: per split, the batches' verdicts and their ranking (the
-// report's `splits`), and the summary's lines about them.
+// report's `splits`; the text summary renders them from it, report/summary).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -24,10 +24,6 @@ std::vector<SplitRun> split_runs(const std::vector<SuiteResult>& suites, const s
 // The report's `splits`: [{name, batches, verdicts: {VERDICT: count}, not_run, not_run_batches,
 // ranking: [{index, items, verdict, peak_bytes, duration_s}]}].
 nlohmann::json splits_json(const std::vector<SplitRun>& splits);
-
-// For the human summary: per split a line with its verdict counts, the ranking's first five batches,
-// and when every batch passed, that none reaches memory.max on its own, naming the largest.
-std::string splits_summary(const std::vector<SplitRun>& splits);
 
 // "tests/a.py", "tests/a.py, tests/b.py", "tests/a.py, tests/b.py, tests/c.py and 2 more".
 std::string items_text(const std::vector<std::string>& items);
