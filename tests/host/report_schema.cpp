@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -91,6 +92,17 @@ private:
 }  // namespace
 
 void check_report_schema(const std::string& report_json) {
+    // In the test VM Python's start-up (jsonschema's import) takes 2-3 s under TCG, a test process:
+    // there the driver sets CORRAL_REPORT_SCHEMA_DEFER=DIR, each report is copied into DIR, and the
+    // driver validates them all with one validator at the end, naming the test case of each
+    // (tests/vm/host-tests-driver.sh).
+    if (const char* defer = std::getenv("CORRAL_REPORT_SCHEMA_DEFER"); defer && *defer) {
+        static int copied = 0;
+        std::filesystem::create_directories(defer);
+        std::filesystem::copy_file(report_json, std::string(defer) + "/" + std::to_string(++copied) + ".json",
+                                   std::filesystem::copy_options::overwrite_existing);
+        return;
+    }
     static std::unique_ptr<Validator> validator;
     if (!validator) validator = std::make_unique<Validator>();
     std::string errors;

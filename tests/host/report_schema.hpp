@@ -1,7 +1,9 @@
 // Every report.json the host and systemd tiers read (load_report) is checked against
 // docs/report-schema.json by tests/validate-report.py, run by Debian's /usr/bin/python3 with
 // python3-jsonschema: one validator process per test process, started at its first report and
-// handed the path of each next one, so a test pays Python's start-up once.
+// handed the path of each next one, so a test pays Python's start-up once. With
+// CORRAL_REPORT_SCHEMA_DEFER=DIR (the vm driver sets it) each report is copied into DIR instead, for
+// the driver to validate at the end.
 #pragma once
 
 #include <string>

@@ -5,19 +5,31 @@
 # one PASS/FAIL line after it with its wall time, a failing case's whole output below its line, then the
 # totals in Catch2's words.
 #
-# usage: host-tests-driver.sh [--limit SECONDS] BINARY [CATCH2 ARGS...]
+# usage: host-tests-driver.sh [--limit SECONDS] [--report-schema SOURCE_DIR] BINARY [CATCH2 ARGS...]
 #
 #   ARGS that start with '-' are Catch2 options, given to every run (an option
 #   with a value must be written --opt=value); the others are test specs
 #   (names, wildcards, [tags]; a comma is "or", several arguments are "and")
 #   that choose the test cases; none: all of them.
 #   --limit: wall-time limit of one test case (default 120), then SIGKILL.
+#   --report-schema: every report.json the cases read is validated against
+#   SOURCE_DIR/docs/report-schema.json once, at the end, by one
+#   SOURCE_DIR/tests/validate-report.py (Python's start-up per case costs 2-3 s
+#   under TCG): the cases copy them (CORRAL_REPORT_SCHEMA_DEFER) and a case
+#   whose report does not match fails here, its errors below its name.
 #
 # exit status: 0 every test case passed, 1 one or more failed, 2 nothing to run.
 set -u
 
 LIMIT=120
-if [ "${1:-}" = --limit ]; then LIMIT=$2; shift 2; fi
+SCHEMA_SRC=
+while :; do
+    case ${1:-} in
+        --limit) LIMIT=$2; shift 2 ;;
+        --report-schema) SCHEMA_SRC=$2; shift 2 ;;
+        *) break ;;
+    esac
+done
 [ $# -ge 1 ] || { echo "host-tests-driver: usage: $0 [--limit S] BINARY [CATCH2 ARGS...]" >&2; exit 2; }
 BIN=$1; shift
 
@@ -85,6 +97,9 @@ while IFS= read -r name; do
     # A RUN line first: if the VM is killed at its hard limit, the console's last line names the case.
     printf 'RUN  %7s  %s\n' "" "$name"
     t0=$(uptime_s)
+    CORRAL_REPORT_SCHEMA_DEFER=
+    [ -z "$SCHEMA_SRC" ] || CORRAL_REPORT_SCHEMA_DEFER=/tmp/vm-driver.reports/case-$i
+    export CORRAL_REPORT_SCHEMA_DEFER
     run_with_args "$OPTS_FILE" timeout -s KILL "$limit" "$BIN" "$spec" > "$out" 2>&1 < /dev/null
     rc=$?
     t=$(minus "$(uptime_s)" "$t0")
@@ -121,6 +136,33 @@ while IFS= read -r name; do
     printf '%s\n' "$name" >> /tmp/vm-driver.failed
     printf '%s\t%s\t%s\n' "$out" "$why" "$name" >> /tmp/vm-driver.failed-out
 done < /tmp/vm-driver.cases
+# The reports the cases read, against the schema, in one validator. A case whose report does not
+# match turns from PASS to failed here.
+if [ -n "$SCHEMA_SRC" ] && [ -d /tmp/vm-driver.reports ]; then
+    t0=$(uptime_s)
+    n_reports=$(find /tmp/vm-driver.reports -name '*.json' | wc -l)
+    /usr/bin/python3 -I "$SCHEMA_SRC/tests/validate-report.py" "$SCHEMA_SRC/docs/report-schema.json" \
+        $(find /tmp/vm-driver.reports -name '*.json' | sort) > /tmp/vm-driver.schema.out 2>&1
+    src=$?
+    echo "host-tests-driver: $n_reports reports validated against docs/report-schema.json in $(minus "$(uptime_s)" "$t0")s (exit status $src)"
+    if [ "$src" -ne 0 ]; then
+        j=0
+        while IFS= read -r name; do
+            j=$((j + 1))
+            grep -F "/tmp/vm-driver.reports/case-$j/" /tmp/vm-driver.schema.out > /tmp/vm-driver.case-$j.schema || continue
+            printf 'FAIL %7s  %s (its report does not match docs/report-schema.json)\n' "" "$name"
+            sed 's/^/    | /' /tmp/vm-driver.case-$j.schema
+            grep -qxF "$name" /tmp/vm-driver.failed && continue  # failed already: counted once
+            failed=$((failed + 1)); passed=$((passed - 1))
+            printf '%s\n' "$name" >> /tmp/vm-driver.failed
+            printf '%s\t%s\t%s\n' /tmp/vm-driver.case-$j.schema "report does not match the schema" "$name" >> /tmp/vm-driver.failed-out
+        done < /tmp/vm-driver.cases
+        if ! grep -q '/tmp/vm-driver.reports/case-' /tmp/vm-driver.schema.out; then
+            echo "FAIL: the report validator could not run:"; sed 's/^/    | /' /tmp/vm-driver.schema.out
+            failed=$((failed + 1))
+        fi
+    fi
+fi
 t_total=$(minus "$(uptime_s)" "$t_all")
 
 echo "==============================================================================="

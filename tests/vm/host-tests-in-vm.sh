@@ -138,7 +138,8 @@ run_vm=(--timeout "$TIMEOUT" --memory 2048 --cpus 2 "${CGROUP_ARGS[@]}")
 for f in "${FILES[@]}"; do run_vm+=(--file "$f"); done
 echo "vm tier: host tests of $BUILD in a cgroup v2 VM (test args: ${*:-none}; timeout ${TIMEOUT}s)"
 rc=0
-"$HERE/run-vm.sh" "${run_vm[@]}" -- "$HERE/host-tests-driver.sh" --limit "$TEST_LIMIT" "$TESTS_BIN" "$@" || rc=$?
+"$HERE/run-vm.sh" "${run_vm[@]}" -- "$HERE/host-tests-driver.sh" --limit "$TEST_LIMIT" --report-schema "$SRC" \
+    "$TESTS_BIN" "$@" || rc=$?
 wall=$(( $(date +%s) - START ))
 case $rc in
     0) echo "vm tier: PASSED in ${wall}s" ;;
