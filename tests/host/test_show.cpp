@@ -96,6 +96,15 @@ TEST_CASE("show: a copy of the report directory moved elsewhere is read the same
     CHECK(as_json.out == read_text(moved + "/report.json"));
     CHECK(Json::parse(as_json.out) == report);
 
+    // The other outputs, from the artifact alone: the same bytes the run wrote beside report.json.
+    auto files = run_corral({"show", moved, "--html", elsewhere.file("page.html"), "--junit", elsewhere.file("j.xml"),
+                             "--format", "markdown"});
+    INFO(files.describe());
+    CHECK(files.exit_code == 0);
+    CHECK(read_text(elsewhere.file("page.html")) == read_text(moved + "/report.html"));
+    CHECK(read_text(elsewhere.file("j.xml")) == read_text(moved + "/junit.xml"));
+    CHECK_THAT(files.out, Catch::Contains("| tiny | **oom-killed** |"));
+
     // What cannot be shown: exit status 2, the reason on stderr, nothing on stdout.
     auto missing = run_corral({"show", reports.path()});
     CHECK(missing.exit_code == 2);
