@@ -36,7 +36,7 @@ std::optional<std::size_t> OomAttribution::owner(const OomRecord& r) const {
             const Suite& s = suites_[i];
             if (s.box_name.empty()) continue;
             if (cgroup_path_matches(r.task_memcg, s.box_name) || cgroup_path_matches(r.oom_memcg, s.box_name))
-                return alive_at(s, t) ? std::optional(i) : std::nullopt;
+                return named_in_time(s, t) ? std::optional(i) : std::nullopt;
         }
         // Paths that name no box: an unboxed suite (no cgroup of its own) is matched by pid below.
         bool any_unboxed = false;

@@ -422,9 +422,13 @@ TEST_CASE("OOM attribution: the box path decides, a pid only while that process 
         a.seen(one, 900, 7, 10.1);
         a.suite_ended(one, 10.15);
         CHECK_FALSE(a.owner(headerless(900, 10.2)));
-        OomRecord named = headerless(900, 10.2);
+        OomRecord named = headerless(900, 10.15 + kNamedAfterEndS + 0.05);
         named.oom_memcg = named.task_memcg = "/corral-one-1a2b3c4d";
         CHECK_FALSE(a.owner(named));
+        // One that names its box and is stamped just after its end (the kernel's clock ahead of
+        // CLOCK_MONOTONIC, as in a VM) is the kill that ended it.
+        named.mono_us = static_cast<std::uint64_t>((10.15 + 0.3) * 1e6);
+        CHECK(a.owner(named) == std::optional<std::size_t>(one));
         CHECK(a.owner(headerless(900, 10.12)) == std::optional<std::size_t>(one));  // before its end: yes
     }
     SECTION("an unboxed suite (no cgroup) is matched by its session's pids even when the record has paths") {

@@ -38,6 +38,9 @@ inline constexpr double kOwnLimitWindowS = 1.0;
 // a VM, and the kernel counts a kill a moment before it logs it: the samples "before" and "after" a
 // kill are taken at least this far from its stamp.
 inline constexpr double kClockSlackS = 0.25;
+// How long after a suite's end a kernel record naming its box may be stamped and still be its
+// (see OomAttribution::named_in_time): later ones are kills of what it left behind.
+inline constexpr double kNamedAfterEndS = 2.0;
 
 // The box's counter samples around a kill: `before` the last one at least kClockSlackS before it (the
 // box's zeros when none), `after` the first one at least kClockSlackS after it — or, once the box has
@@ -92,6 +95,12 @@ private:
         double first_s, last_s;
     };
     bool alive_at(const Suite& s, double t) const { return !s.end_s || t <= *s.end_s; }
+    // A record that names the suite's box is the suite's unless it is stamped more than
+    // kNamedAfterEndS after the suite ended: a kill at a suite's very end (the one that ended it)
+    // can carry a stamp after that end, because the kernel stamps its log with local_clock, not
+    // CLOCK_MONOTONIC, and in a VM the two drift apart (the systemd tier's settle case in the test
+    // VM had its only record stamped after its suite's end).
+    bool named_in_time(const Suite& s, double t) const { return !s.end_s || t <= *s.end_s + kNamedAfterEndS; }
 
     std::vector<Suite> suites_;
     std::multimap<pid_t, Sighting> sightings_;  // by pid; one entry per process (pid, start time)
